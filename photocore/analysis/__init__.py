@@ -1,0 +1,223 @@
+"""Analyse a capture once: faces, 478 landmarks, head pose, person mask, key geometry.
+
+Everything downstream (measures, judging, rendering) reads this one ``Analysis`` and never
+runs a model again. Geometry is in the pixel coordinates of ``Analysis.image`` (the capture
+decoded at analysis size); multiply by ``Analysis.scale`` for full-resolution pixels.
+
+Thread safety: ``analyse`` may be called from several threads at once; each thread uses its
+own model graphs (see ``models.py``). An ``Analysis`` is read-only once built and may be
+shared between threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import cv2
+import numpy as np
+
+from ..decode import Capture
+from . import landmarks as L
+from .models import models
+from .pose import head_pose
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    box: tuple[float, float, float, float]  # x, y, width, height in analysis pixels
+    score: float
+
+    @property
+    def area(self) -> float:
+        return self.box[2] * self.box[3]
+
+
+@dataclass(eq=False)
+class Analysis:
+    image: np.ndarray  # RGB uint8, analysis size
+    scale: float  # full-resolution pixels per analysis pixel
+    full_size: tuple[int, int]  # (width, height) of the capture
+    faces: list[DetectedFace]  # every detected face, largest first
+    landmarks: np.ndarray | None  # (478, 3) main face; x, y in pixels, z in the same unit
+    person_mask: np.ndarray  # float32 HxW in [0, 1]: the person (head, hair, body)
+    greyscale_source: bool = False
+    jpeg_quality: int | None = None
+
+    # -- main-face geometry, derived once on first use -------------------------------------
+    @property
+    def has_face(self) -> bool:
+        return self.landmarks is not None
+
+    def point(self, index: int) -> np.ndarray:
+        return self.landmarks[index, :2]
+
+    @cached_property
+    def right_iris(self) -> np.ndarray:
+        return self.landmarks[L.RIGHT_IRIS[0], :2]
+
+    @cached_property
+    def left_iris(self) -> np.ndarray:
+        return self.landmarks[L.LEFT_IRIS[0], :2]
+
+    @cached_property
+    def eye_mid(self) -> np.ndarray:
+        return (self.right_iris + self.left_iris) / 2
+
+    @cached_property
+    def inter_eye(self) -> float:
+        """Distance between the iris centres, analysis pixels."""
+        return float(np.linalg.norm(self.left_iris - self.right_iris))
+
+    @cached_property
+    def chin(self) -> np.ndarray:
+        return self.point(L.CHIN)
+
+    @cached_property
+    def face_width(self) -> float:
+        """Width of the face at ear (tragion) level, analysis pixels."""
+        return float(np.linalg.norm(self.point(L.LEFT_CHEEK_EDGE) - self.point(L.RIGHT_CHEEK_EDGE)))
+
+    @cached_property
+    def eye_to_chin(self) -> float:
+        """OFIQ's reference length T: eye midpoint to chin."""
+        return float(np.linalg.norm(self.chin - self.eye_mid))
+
+    @cached_property
+    def pose(self) -> tuple[float, float, float]:
+        """(yaw, pitch, roll) in degrees; see pose.py for the conventions."""
+        return head_pose(self.landmarks)
+
+    @cached_property
+    def eye_openness(self) -> tuple[float, float]:
+        """Lid opening / eye width for the subject's right and left eye (about 0.3 open, <0.1 shut)."""
+        def ratio(outer, inner, pairs):
+            width = np.linalg.norm(self.point(outer) - self.point(inner))
+            opening = np.mean([np.linalg.norm(self.point(a) - self.point(b)) for a, b in pairs])
+            return float(opening / max(width, 1e-6))
+        right = ratio(L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER,
+                      [(L.RIGHT_EYE_UPPER, L.RIGHT_EYE_LOWER), (L.RIGHT_EYE_UPPER_2, L.RIGHT_EYE_LOWER_2),
+                       (L.RIGHT_EYE_UPPER_3, L.RIGHT_EYE_LOWER_3)])
+        left = ratio(L.LEFT_EYE_OUTER, L.LEFT_EYE_INNER,
+                     [(L.LEFT_EYE_UPPER, L.LEFT_EYE_LOWER), (L.LEFT_EYE_UPPER_2, L.LEFT_EYE_LOWER_2),
+                      (L.LEFT_EYE_UPPER_3, L.LEFT_EYE_LOWER_3)])
+        return right, left
+
+    @cached_property
+    def mouth_openness(self) -> float:
+        """Largest inner-lip gap divided by T, as OFIQ's MouthClosed."""
+        gap = max(np.linalg.norm(self.point(a) - self.point(b)) for a, b in L.INNER_LIP_PAIRS)
+        return float(gap / max(self.eye_to_chin, 1e-6))
+
+    @cached_property
+    def crown(self) -> tuple[np.ndarray, bool]:
+        """Top of the head including hair, from the person mask, and whether it is inside the frame.
+
+        Scans the mask upward from the top of the face mesh in a band around the face midline;
+        the crown is where the person ends. If the person reaches the image's top edge, the
+        crown is cut off and the returned point sits on the edge.
+        """
+        top = self.point(L.FOREHEAD_TOP)
+        half = max(2, int(0.12 * self.face_width))
+        x0, x1 = int(max(0, top[0] - half)), int(min(self.image.shape[1], top[0] + half + 1))
+        y_start = int(np.clip(top[1], 0, self.image.shape[0] - 1))
+        band = self.person_mask[: y_start + 1, x0:x1] > 0.5
+        if band.size == 0:
+            return np.array([top[0], top[1]]), True
+        # For each column, the first row from the top where the person begins and stays.
+        rows = np.arange(band.shape[0])[:, None]
+        outside = ~band
+        # last "not person" row above the forehead point in each column
+        last_out = np.where(outside, rows, -1).max(axis=0)
+        crown_y = float(np.median(last_out + 1))
+        inside = crown_y > 0.5
+        return np.array([float(top[0]), crown_y]), bool(inside)
+
+    @cached_property
+    def face_polygon(self) -> np.ndarray:
+        return self.landmarks[L.FACE_OVAL, :2].astype(np.int32)
+
+    @cached_property
+    def face_mask(self) -> np.ndarray:
+        """uint8 mask of the landmarked face region (the face oval)."""
+        mask = np.zeros(self.image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [self.face_polygon], 255)
+        return mask
+
+    @cached_property
+    def grey(self) -> np.ndarray:
+        return cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY)
+
+    @cached_property
+    def luminance(self) -> np.ndarray:
+        """Linear-light luminance scaled to 0-255, as ISO/IEC 29794-5 (not gamma grey)."""
+        srgb = np.arange(256, dtype=np.float32) / 255.0
+        linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+        lut = np.round(linear * 255).astype(np.uint8)
+        lum = (0.2126 * lut[self.image[..., 0]].astype(np.float32) + 0.7152 * lut[self.image[..., 1]]
+               + 0.0722 * lut[self.image[..., 2]])
+        return np.clip(np.round(lum), 0, 255).astype(np.uint8)
+
+
+def _detect_faces(image: np.ndarray) -> list[DetectedFace]:
+    height, width = image.shape[:2]
+    result = models().detector.process(image)
+    faces = []
+    for det in result.detections or []:
+        rel = det.location_data.relative_bounding_box
+        faces.append(DetectedFace(
+            box=(rel.xmin * width, rel.ymin * height, rel.width * width, rel.height * height),
+            score=float(det.score[0]),
+        ))
+    faces.sort(key=lambda f: f.area, reverse=True)
+    return faces
+
+
+def _mesh(image: np.ndarray, face: DetectedFace | None) -> np.ndarray | None:
+    """478 landmarks of the main face, run on a crop around it so the mesh sees the right face."""
+    height, width = image.shape[:2]
+    x0 = y0 = 0
+    crop = image
+    if face is not None:
+        x, y, w, h = face.box
+        side = 1.0 * max(w, h)
+        x0, y0 = int(max(0, x - side)), int(max(0, y - side))
+        x1, y1 = int(min(width, x + w + side)), int(min(height, y + h + side))
+        if x1 - x0 > 8 and y1 - y0 > 8:
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        else:
+            x0 = y0 = 0
+    result = models().mesh.process(crop)
+    if not result.multi_face_landmarks and crop is not image:
+        x0 = y0 = 0
+        crop = image
+        result = models().mesh.process(crop)
+    if not result.multi_face_landmarks:
+        return None
+    ch, cw = crop.shape[:2]
+    pts = np.array([(p.x * cw + x0, p.y * ch + y0, p.z * cw) for p in result.multi_face_landmarks[0].landmark],
+                   dtype=np.float64)
+    return pts
+
+
+def analyse(capture: Capture) -> Analysis:
+    """Run the face models once on ``capture`` and return the shared analysis."""
+    image = capture.analysis
+    faces = _detect_faces(image)
+    landmarks = _mesh(image, faces[0] if faces else None)
+    if landmarks is not None and not faces:
+        # The mesh found a face the full-range detector missed: count it as the one face.
+        x0, y0 = landmarks[:, 0].min(), landmarks[:, 1].min()
+        x1, y1 = landmarks[:, 0].max(), landmarks[:, 1].max()
+        faces = [DetectedFace(box=(x0, y0, x1 - x0, y1 - y0), score=0.0)]
+    segmentation = models().segmenter.process(image).segmentation_mask
+    return Analysis(
+        image=image,
+        scale=capture.analysis_scale,
+        full_size=(capture.width, capture.height),
+        faces=faces,
+        landmarks=landmarks,
+        person_mask=np.asarray(segmentation, dtype=np.float32),
+        greyscale_source=capture.greyscale_source,
+        jpeg_quality=capture.jpeg_quality,
+    )

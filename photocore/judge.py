@@ -1,0 +1,198 @@
+"""Judge measurements against a profile: cheap comparisons, one verdict per requirement.
+
+A profile is data (``profiles/*.toml``): for each requirement code, the measure it reads, the
+kind of comparison, the limit and its source. Judging never runs a model: the measurements
+are computed once per capture and every profile is judged from the same ones.
+
+Statuses: "pass", "fail", or "not_assessed" when the measure could not read the capture or the
+value lies within the measure's stated uncertainty beyond the limit.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from .errors import ConfigError
+from .measures import Measurement
+
+PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
+KINDS = {"abs_max", "max", "min", "range", "equal", "sides"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    measure: str
+    kind: str
+    limit: object
+    source: str
+    uncertainty: float = 0.0
+    policy: str | None = None
+    extra: dict | None = None  # kind-specific bounds, e.g. max_dark_share
+
+    def describe_limit(self) -> str:
+        u = f" (±{self.uncertainty:g} uncertainty)" if self.uncertainty else ""
+        if self.policy == "allowed":
+            return "allowed"
+        if self.kind == "abs_max":
+            return f"|x| <= {self.limit:g}{u}"
+        if self.kind == "max":
+            return f"<= {self.limit:g}{u}"
+        if self.kind == "min":
+            return f">= {self.limit:g}{u}"
+        if self.kind == "equal":
+            return f"= {self.limit:g}"
+        if self.kind == "range":
+            return f"{self.limit[0]:g} to {self.limit[1]:g}"
+        return ", ".join(f"{side} >= {value:g}" for side, value in self.limit.items())
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: str
+    status: str
+    value: float | None
+    limit: str | None
+    message_zh: str
+    message_en: str
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "status": self.status, "value": self.value, "limit": self.limit,
+                "message_zh": self.message_zh, "message_en": self.message_en}
+
+
+@dataclass(frozen=True)
+class Result:
+    credential: str
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def compliant(self) -> bool:
+        """No requirement failed. Not-assessed requirements are listed for the clerk to check."""
+        return all(v.status != FAIL for v in self.verdicts)
+
+    @property
+    def failed(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.status == FAIL]
+
+    def to_dict(self) -> dict:
+        return {"credential": self.credential, "compliant": self.compliant,
+                "requirements": [v.to_dict() for v in self.verdicts]}
+
+
+_RULE_KEYS = {"code", "measure", "kind", "limit", "source", "uncertainty", "policy"}
+
+
+def _rule(entry: dict, where: str) -> Rule:
+    for key in ("code", "measure", "kind", "limit", "source"):
+        if key not in entry:
+            raise ConfigError(f"{where}: rule is missing {key!r}", code="config.missing_key")
+    if entry["kind"] not in KINDS:
+        raise ConfigError(f"{where}: rule {entry['code']}: unknown kind {entry['kind']!r}", code="config.invalid")
+    extra = {k: v for k, v in entry.items() if k not in _RULE_KEYS}
+    return Rule(code=entry["code"], measure=entry["measure"], kind=entry["kind"], limit=entry["limit"],
+                source=entry["source"], uncertainty=float(entry.get("uncertainty", 0.0)),
+                policy=entry.get("policy"), extra=extra)
+
+
+@lru_cache(maxsize=None)
+def load_profile(name: str = "capture") -> Profile:
+    """A profile shipped in ``photocore/profiles``."""
+    from .measures import REGISTRY
+    path = resources.files("photocore.profiles").joinpath(f"{name}.toml")
+    if not path.is_file():
+        raise ConfigError(f"unknown profile {name!r}", code="config.unknown_profile")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    rules = tuple(_rule(entry, f"{name}.toml rule {i + 1}") for i, entry in enumerate(data.get("rule", [])))
+    for rule in rules:
+        if rule.measure not in REGISTRY:
+            raise ConfigError(f"{name}.toml: rule {rule.code} reads unknown measure {rule.measure!r}",
+                              code="config.unknown_measure")
+        if rule.code not in messages():
+            raise ConfigError(f"{name}.toml: rule {rule.code} has no messages", code="config.missing_message")
+    return Profile(name=data.get("name", name), rules=rules)
+
+
+@lru_cache(maxsize=None)
+def messages() -> dict:
+    text = resources.files("photocore.profiles").joinpath("messages.toml").read_text(encoding="utf-8")
+    flat = {}
+    for group, entries in tomllib.loads(text).items():
+        for name, value in entries.items():
+            flat[f"{group}.{name}"] = value
+    return flat
+
+
+def _beyond(rule: Rule, value: float) -> float:
+    """How far ``value`` lies beyond the rule's limit (<= 0 means within)."""
+    if rule.kind == "abs_max":
+        return abs(value) - rule.limit
+    if rule.kind == "max":
+        return value - rule.limit
+    if rule.kind == "min":
+        return rule.limit - value
+    if rule.kind == "equal":
+        return abs(value - rule.limit)
+    if rule.kind == "range":
+        low, high = rule.limit
+        return max(low - value, value - high)
+    raise AssertionError(rule.kind)
+
+
+def _status(rule: Rule, m: Measurement) -> str:
+    extra = rule.extra or {}
+    if rule.kind == "sides":
+        short = [side for side, need in rule.limit.items() if m.details.get(side, 0.0) < need]
+        return FAIL if short or not m.details.get("crown_inside", True) else PASS
+    if rule.code == "image.colour" and m.details.get("greyscale"):
+        return FAIL
+    beyond = _beyond(rule, m.value)
+    if "max_dark_share" in extra and m.details.get("dark_share", 0) > extra["max_dark_share"]:
+        beyond = max(beyond, 1.0)
+    if "max_bright_share" in extra and m.details.get("bright_share", 0) > extra["max_bright_share"]:
+        beyond = max(beyond, 1.0)
+    if "min_image_p99" in extra and m.details.get("image_p99", 1) < extra["min_image_p99"]:
+        beyond = max(beyond, 1.0)
+    if "max_chroma" in extra and m.details.get("chroma", 0) > extra["max_chroma"]:
+        beyond = max(beyond, 1.0)
+    if beyond <= 0:
+        return PASS
+    if beyond <= rule.uncertainty:
+        return NOT_ASSESSED
+    return FAIL
+
+
+def _verdict(rule: Rule, m: Measurement) -> Verdict:
+    text = messages()[rule.code]
+    limit = rule.describe_limit()
+    if not m.assessed:
+        if rule.code == "face.count":
+            return Verdict(rule.code, FAIL, m.value, limit, text["none_zh"], text["none_en"])
+        return Verdict(rule.code, NOT_ASSESSED, None, limit, f"无法自动判断，请人工核对：{text['title_zh']}",
+                       f"Cannot be judged automatically, please check by eye: {text['title_en']}. ({m.reason})")
+    status = _status(rule, m)
+    if rule.policy == "allowed":  # report what was seen; this profile does not forbid it
+        status = PASS
+    if status == FAIL and rule.code == "face.count" and m.value == 0:
+        return Verdict(rule.code, FAIL, m.value, limit, text["none_zh"], text["none_en"])
+    if status == FAIL:
+        return Verdict(rule.code, FAIL, m.value, limit, text["advice_zh"], text["advice_en"])
+    if status == NOT_ASSESSED:
+        return Verdict(rule.code, NOT_ASSESSED, m.value, limit,
+                       f"接近限值，无法可靠判断，请人工核对：{text['title_zh']}",
+                       f"Too close to the limit to judge reliably, please check by eye: {text['title_en']}")
+    return Verdict(rule.code, PASS, m.value, limit, text["title_zh"], text["title_en"])
+
+
+def judge(measurements: dict[str, Measurement], profile: Profile, credential: str = "capture") -> Result:
+    """Compare the capture's measurements with every rule of ``profile``."""
+    return Result(credential, tuple(_verdict(rule, measurements[rule.measure]) for rule in profile.rules))

@@ -1,0 +1,21 @@
+"""Quality measures in the ISO/IEC 29794-5 family, one small module each.
+
+Importing this package registers every measure. ``measure_all`` runs each registered
+measure once on an analysis; the results are shared by every profile that is judged.
+"""
+
+from __future__ import annotations
+
+from ..analysis import Analysis
+from .base import REGISTRY, Measurement
+from . import (  # noqa: F401  (imported to register)
+    background, colour, compression, covering, exposure, expression, eye_region, eyes_open,
+    face_count, face_size, lighting, margins, mouth, occlusion, pose, sharpness,
+)
+
+
+def measure_all(analysis: Analysis) -> dict[str, Measurement]:
+    return {name: fn(analysis) for name, fn in REGISTRY.items()}
+
+
+__all__ = ["Measurement", "REGISTRY", "measure_all"]

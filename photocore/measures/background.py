@@ -1,0 +1,94 @@
+"""The background behind the person: uniformity, shadows and colour.
+
+The background is what the person mask leaves out, eroded away from the person's outline so
+that hair and shoulders do not count. Everything is measured on the image scaled to a fixed
+height (``WORK_HEIGHT``) so that values do not depend on the capture's resolution.
+- ``background_uniformity``: mean Sobel gradient magnitude of the luminance (OFIQ 0x42).
+- ``background_shadow``: how much darker the background is right beside the head than
+  further out, as a share (0.2 = 20 % darker), which is where a shadow of the head falls.
+- ``background_colour``: CIELAB lightness L* (0-100) and chroma of the background.
+"""
+
+
+import cv2
+import numpy as np
+
+from .base import Measurement, clamp_score, not_assessed, register, sigmoid
+
+WORK_HEIGHT = 400
+MIN_BACKGROUND_SHARE = 0.03
+
+
+def _work(analysis):
+    """(rgb, luminance, background mask, person mask, factor) at WORK_HEIGHT, cached per analysis."""
+    key = "_background_work"
+    cached = analysis.__dict__.get(key)
+    if cached is not None:
+        return cached
+    h, w = analysis.image.shape[:2]
+    factor = WORK_HEIGHT / h
+    size = (max(1, round(w * factor)), WORK_HEIGHT)
+    rgb = cv2.resize(analysis.image, size, interpolation=cv2.INTER_AREA)
+    lum = cv2.resize(analysis.luminance, size, interpolation=cv2.INTER_AREA)
+    person = cv2.resize(analysis.person_mask, size, interpolation=cv2.INTER_LINEAR) > 0.2
+    background = cv2.erode((~person).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    result = (rgb, lum, background, person, factor)
+    analysis.__dict__[key] = result
+    return result
+
+
+def _too_little(name, unit, background):
+    if background.mean() < MIN_BACKGROUND_SHARE:
+        return not_assessed(name, unit, "almost no background is visible around the person")
+    return None
+
+
+@register("background_uniformity")
+def background_uniformity(analysis) -> Measurement:
+    _, lum, background, _, _ = _work(analysis)
+    missing = _too_little("background_uniformity", "gradient", background)
+    if missing:
+        return missing
+    lum = lum.astype(np.float32)
+    magnitude = np.hypot(cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3))
+    value = float(magnitude[background].mean())
+    return Measurement("background_uniformity", round(value, 2),
+                       clamp_score(190 * (1 - sigmoid(value, 10, 100))), "gradient")
+
+
+@register("background_shadow")
+def background_shadow(analysis) -> Measurement:
+    _, lum, background, person, factor = _work(analysis)
+    missing = _too_little("background_shadow", "share", background)
+    if missing:
+        return missing
+    if not analysis.has_face:
+        return not_assessed("background_shadow", "share", "no face, so no head to look beside")
+    reach = max(3, int(0.6 * analysis.face_width * factor))
+    near_person = cv2.dilate(person.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    near = background & near_person
+    # Only beside and above the head, not beside the shoulders.
+    chin_y = int(analysis.chin[1] * factor)
+    near[chin_y:, :] = False
+    far = background & ~near_person
+    far[chin_y:, :] = False
+    if near.sum() < 20 or far.sum() < 20:
+        return not_assessed("background_shadow", "share", "too little background beside the head to compare")
+    near_level, far_level = float(np.median(lum[near])), float(np.median(lum[far]))
+    value = max(0.0, (far_level - near_level) / max(far_level, 1.0))
+    return Measurement("background_shadow", round(value, 3), clamp_score(100 * (1 - value / 0.3)), "share",
+                       details={"near": near_level, "far": far_level})
+
+
+@register("background_colour")
+def background_colour(analysis) -> Measurement:
+    rgb, _, background, _, _ = _work(analysis)
+    missing = _too_little("background_colour", "L*", background)
+    if missing:
+        return missing
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)[background]
+    lightness = float(np.median(lab[:, 0])) * 100 / 255
+    a, b = float(np.median(lab[:, 1])) - 128, float(np.median(lab[:, 2])) - 128
+    chroma = float(np.hypot(a, b))
+    return Measurement("background_colour", round(lightness, 1), clamp_score(lightness), "L*",
+                       details={"a": round(a, 1), "b": round(b, 1), "chroma": round(chroma, 1)})

@@ -1,0 +1,61 @@
+"""What a measure returns, and the registry measures add themselves to (as Pillow's plugins).
+
+A measure is a small pure function of the one ``Analysis``: it returns a native value in
+real units (degrees, pixels, ratios) and a 0-100 quality score (higher is better), or says
+why it could not assess the capture. Judging against limits happens elsewhere (judge.py):
+a measure never decides pass or fail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..analysis import Analysis
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    value: float | None  # native value in ``unit``; None when not assessed
+    score: int | None  # 0-100, higher is better
+    unit: str
+    reason: str | None = None  # why the value is None
+    details: dict = field(default_factory=dict)  # supporting numbers, for reports and tuning
+
+    @property
+    def assessed(self) -> bool:
+        return self.value is not None
+
+
+MeasureFn = Callable[[Analysis], Measurement]
+REGISTRY: dict[str, MeasureFn] = {}
+
+
+def register(name: str) -> Callable[[MeasureFn], MeasureFn]:
+    def add(fn: MeasureFn) -> MeasureFn:
+        if name in REGISTRY:
+            raise ValueError(f"measure {name!r} registered twice")
+        REGISTRY[name] = fn
+        return fn
+    return add
+
+
+def not_assessed(name: str, unit: str, reason: str) -> Measurement:
+    return Measurement(name, None, None, unit, reason)
+
+
+NO_FACE = "no face was found, so this cannot be measured"
+
+
+def sigmoid(x: float, x0: float, w: float) -> float:
+    """ISO/IEC 29794-5's S(x; x0, w)."""
+    z = (x0 - x) / w
+    if z > 700:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(z))
+
+
+def clamp_score(q: float) -> int:
+    return int(min(100, max(0, round(q))))

@@ -1,0 +1,45 @@
+"""Natural colour: skin colour cast on the cheeks (OFIQ NaturalColour 0x4B), and greyscale.
+
+Native value: distance in CIELAB (a*, b*) from the box of natural skin colours
+a* in [5, 25], b* in [5, 35]. A greyscale capture (no colour channel in the file, or no
+chroma anywhere) has no skin colour to read and is flagged in ``details``.
+"""
+
+import cv2
+import numpy as np
+
+from ..analysis import landmarks as L
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, sigmoid
+
+A_RANGE, B_RANGE = (5.0, 25.0), (5.0, 35.0)
+GREY_CHROMA = 3.0  # mean chroma below this: the image carries no colour
+
+
+def _distance(value: float, low: float, high: float) -> float:
+    return max(low - value, 0.0, value - high)
+
+
+@register("skin_colour")
+def skin_colour(analysis) -> Measurement:
+    if not analysis.has_face:
+        return not_assessed("skin_colour", "deltaE", NO_FACE)
+    lab = cv2.cvtColor(analysis.image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    chroma_all = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    greyscale = analysis.greyscale_source or float(chroma_all.mean()) < GREY_CHROMA
+    half = max(2, int(0.15 * analysis.inter_eye))
+    samples = []
+    for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
+        x, y = analysis.point(idx).astype(int)
+        patch = lab[max(0, y - half): y + half + 1, max(0, x - half): x + half + 1].reshape(-1, 3)
+        if len(patch):
+            samples.append(patch)
+    if not samples:
+        return not_assessed("skin_colour", "deltaE", "the cheeks are outside the image")
+    mean = np.concatenate(samples).mean(axis=0)
+    a, b = float(mean[1] - 128), float(mean[2] - 128)
+    distance = 100.0 if (a < 0 or b < 0) else float(np.hypot(_distance(a, *A_RANGE), _distance(b, *B_RANGE)))
+    if greyscale:
+        distance = 0.0
+    return Measurement("skin_colour", round(distance, 1), clamp_score(200 * (1 - sigmoid(distance, 0, 10))),
+                       "deltaE", details={"a": round(a, 1), "b": round(b, 1), "greyscale": bool(greyscale),
+                                          "mean_chroma": round(float(chroma_all.mean()), 2)})

@@ -1,0 +1,29 @@
+"""Uniform lighting across the face (OFIQ IlluminationUniformity 0x43).
+
+Two square zones under the eyes, side 0.3 x inter-eye distance; the native value is the
+intersection of their normalised luminance histograms (1: identical light on both sides,
+0: one side in shadow).
+"""
+
+import numpy as np
+
+from ..analysis import landmarks as L
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+
+
+@register("illumination_uniformity")
+def illumination_uniformity(analysis) -> Measurement:
+    if not analysis.has_face:
+        return not_assessed("illumination_uniformity", "ratio", NO_FACE)
+    lum = analysis.luminance
+    half = max(2, int(0.15 * analysis.inter_eye))
+    hists = []
+    for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
+        x, y = analysis.point(idx).astype(int)
+        patch = lum[max(0, y - half): y + half + 1, max(0, x - half): x + half + 1]
+        if patch.size == 0:
+            return not_assessed("illumination_uniformity", "ratio", "a cheek is outside the image")
+        hist = np.bincount(patch.ravel(), minlength=256).astype(np.float64)
+        hists.append(hist / hist.sum())
+    value = float(np.minimum(*hists).sum())
+    return Measurement("illumination_uniformity", round(value, 3), clamp_score(100 * value ** 0.3), "ratio")
