@@ -8,7 +8,9 @@ No traceback is ever printed for bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -84,10 +86,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _quiet_native_logs():
+    """Send what the models' C++ code writes to fd 2 to /dev/null; keep Python's stderr.
+
+    TensorFlow Lite and MediaPipe log start-up chatter straight to file descriptor 2, which
+    would bury the clerk's messages. Set PHOTOCORE_NATIVE_LOGS=1 to see it.
+    """
+    if os.environ.get("PHOTOCORE_NATIVE_LOGS") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    original = sys.stderr
+    try:
+        os.dup2(devnull, 2)
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=original.encoding or "utf-8",
+                               errors="replace")
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = original
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with _quiet_native_logs():
+            return args.run(args)
     except PhotocoreError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -4,6 +4,10 @@ Everything downstream (measures, judging, rendering) reads this one ``Analysis``
 runs a model again. Geometry is in the pixel coordinates of ``Analysis.image`` (the capture
 decoded at analysis size); multiply by ``Analysis.scale`` for full-resolution pixels.
 
+The face detector and the person segmenter see 192 and 256 pixel inputs whatever they are
+given, so they get ``Analysis.small`` (long side ``SMALL_SIDE``) and the resize inside
+MediaPipe stays cheap; the face mesh runs on a crop of the analysis image around the face.
+
 Thread safety: ``analyse`` may be called from several threads at once; each thread uses its
 own model graphs (see ``models.py``). An ``Analysis`` is read-only once built and may be
 shared between threads.
@@ -40,7 +44,8 @@ class Analysis:
     full_size: tuple[int, int]  # (width, height) of the capture
     faces: list[DetectedFace]  # every detected face, largest first
     landmarks: np.ndarray | None  # (478, 3) main face; x, y in pixels, z in the same unit
-    person_mask: np.ndarray  # float32 HxW in [0, 1]: the person (head, hair, body)
+    small: np.ndarray  # RGB, long side SMALL_SIDE: what the detector and segmenter saw
+    person_mask_small: np.ndarray  # float32, same size as ``small``, 1 = person (head, hair, body)
     greyscale_source: bool = False
     jpeg_quality: int | None = None
 
@@ -110,6 +115,12 @@ class Analysis:
         return float(gap / max(self.eye_to_chin, 1e-6))
 
     @cached_property
+    def person_mask(self) -> np.ndarray:
+        """The person mask at analysis size (float32 in [0, 1])."""
+        h, w = self.image.shape[:2]
+        return cv2.resize(self.person_mask_small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    @cached_property
     def crown(self) -> tuple[np.ndarray, bool]:
         """Top of the head including hair, from the person mask, and whether it is inside the frame.
 
@@ -118,20 +129,20 @@ class Analysis:
         crown is cut off and the returned point sits on the edge.
         """
         top = self.point(L.FOREHEAD_TOP)
-        half = max(2, int(0.12 * self.face_width))
-        x0, x1 = int(max(0, top[0] - half)), int(min(self.image.shape[1], top[0] + half + 1))
-        y_start = int(np.clip(top[1], 0, self.image.shape[0] - 1))
-        band = self.person_mask[: y_start + 1, x0:x1] > 0.5
+        mask = self.person_mask_small
+        fx, fy = mask.shape[1] / self.image.shape[1], mask.shape[0] / self.image.shape[0]
+        half = max(1, int(0.12 * self.face_width * fx))
+        cx = int(top[0] * fx)
+        x0, x1 = max(0, cx - half), min(mask.shape[1], cx + half + 1)
+        y_start = int(np.clip(top[1] * fy, 0, mask.shape[0] - 1))
+        band = mask[: y_start + 1, x0:x1] > 0.5
         if band.size == 0:
             return np.array([top[0], top[1]]), True
-        # For each column, the first row from the top where the person begins and stays.
         rows = np.arange(band.shape[0])[:, None]
-        outside = ~band
-        # last "not person" row above the forehead point in each column
-        last_out = np.where(outside, rows, -1).max(axis=0)
-        crown_y = float(np.median(last_out + 1))
-        inside = crown_y > 0.5
-        return np.array([float(top[0]), crown_y]), bool(inside)
+        # In each column, the last row above the forehead point that is not the person.
+        last_out = np.where(~band, rows, -1).max(axis=0)
+        crown_y = float(np.median(last_out + 1)) / fy
+        return np.array([float(top[0]), crown_y]), bool(crown_y > 0.5 / fy)
 
     @cached_property
     def face_polygon(self) -> np.ndarray:
@@ -151,17 +162,37 @@ class Analysis:
     @cached_property
     def luminance(self) -> np.ndarray:
         """Linear-light luminance scaled to 0-255, as ISO/IEC 29794-5 (not gamma grey)."""
-        srgb = np.arange(256, dtype=np.float32) / 255.0
-        linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-        lut = np.round(linear * 255).astype(np.uint8)
-        lum = (0.2126 * lut[self.image[..., 0]].astype(np.float32) + 0.7152 * lut[self.image[..., 1]]
-               + 0.0722 * lut[self.image[..., 2]])
-        return np.clip(np.round(lum), 0, 255).astype(np.uint8)
+        return linear_luminance(self.image)
 
 
-def _detect_faces(image: np.ndarray) -> list[DetectedFace]:
-    height, width = image.shape[:2]
-    result = models().detector.process(image)
+_SRGB = np.arange(256, dtype=np.float64) / 255.0
+_LINEAR_LUT = np.round(255 * np.where(_SRGB <= 0.04045, _SRGB / 12.92, ((_SRGB + 0.055) / 1.055) ** 2.4)
+                       ).astype(np.uint8)
+_Y_WEIGHTS = np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)  # R, G, B (IEC 61966-2-1)
+
+
+def linear_luminance(rgb: np.ndarray) -> np.ndarray:
+    """uint8 linear luminance of an sRGB image: linearise each channel, then Y = 0.2126R + ..."""
+    return cv2.transform(cv2.LUT(rgb, _LINEAR_LUT), _Y_WEIGHTS)
+
+
+SMALL_SIDE = 384
+
+
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` with its long side at most ``side``: Gaussian pyramid, then one linear step."""
+    while max(image.shape[:2]) >= 2 * side:
+        image = cv2.pyrDown(image)
+    h, w = image.shape[:2]
+    factor = side / max(h, w)
+    if factor >= 1:
+        return np.ascontiguousarray(image)
+    return cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_LINEAR)
+
+
+def _detect_faces(small: np.ndarray, width: int, height: int) -> list[DetectedFace]:
+    """Faces found in ``small``, with boxes in the pixels of the width x height analysis image."""
+    result = models().detector.process(small)
     faces = []
     for det in result.detections or []:
         rel = det.location_data.relative_bounding_box
@@ -203,21 +234,23 @@ def _mesh(image: np.ndarray, face: DetectedFace | None) -> np.ndarray | None:
 def analyse(capture: Capture) -> Analysis:
     """Run the face models once on ``capture`` and return the shared analysis."""
     image = capture.analysis
-    faces = _detect_faces(image)
+    small = shrink(image, SMALL_SIDE)
+    faces = _detect_faces(small, image.shape[1], image.shape[0])
     landmarks = _mesh(image, faces[0] if faces else None)
     if landmarks is not None and not faces:
         # The mesh found a face the full-range detector missed: count it as the one face.
         x0, y0 = landmarks[:, 0].min(), landmarks[:, 1].min()
         x1, y1 = landmarks[:, 0].max(), landmarks[:, 1].max()
         faces = [DetectedFace(box=(x0, y0, x1 - x0, y1 - y0), score=0.0)]
-    segmentation = models().segmenter.process(image).segmentation_mask
+    segmentation = models().segmenter.process(small).segmentation_mask
     return Analysis(
         image=image,
         scale=capture.analysis_scale,
         full_size=(capture.width, capture.height),
         faces=faces,
         landmarks=landmarks,
-        person_mask=np.asarray(segmentation, dtype=np.float32),
+        small=small,
+        person_mask_small=np.asarray(segmentation, dtype=np.float32),
         greyscale_source=capture.greyscale_source,
         jpeg_quality=capture.jpeg_quality,
     )

@@ -1,8 +1,8 @@
 """The background behind the person: uniformity, shadows and colour.
 
 The background is what the person mask leaves out, eroded away from the person's outline so
-that hair and shoulders do not count. Everything is measured on the image scaled to a fixed
-height (``WORK_HEIGHT``) so that values do not depend on the capture's resolution.
+that hair and shoulders do not count. Everything is measured on ``Analysis.small`` (long side
+384 px, the image the segmenter saw) so that values do not depend on the capture's resolution.
 - ``background_uniformity``: mean Sobel gradient magnitude of the luminance (OFIQ 0x42).
 - ``background_shadow``: how much darker the background is right beside the head than
   further out, as a share (0.2 = 20 % darker), which is where a shadow of the head falls.
@@ -13,26 +13,22 @@ height (``WORK_HEIGHT``) so that values do not depend on the capture's resolutio
 import cv2
 import numpy as np
 
+from ..analysis import linear_luminance
 from .base import Measurement, clamp_score, not_assessed, register, sigmoid
 
-WORK_HEIGHT = 400
 MIN_BACKGROUND_SHARE = 0.03
 
 
 def _work(analysis):
-    """(rgb, luminance, background mask, person mask, factor) at WORK_HEIGHT, cached per analysis."""
+    """(rgb, luminance, background mask, person mask, factor) at the small size, cached per analysis."""
     key = "_background_work"
     cached = analysis.__dict__.get(key)
     if cached is not None:
         return cached
-    h, w = analysis.image.shape[:2]
-    factor = WORK_HEIGHT / h
-    size = (max(1, round(w * factor)), WORK_HEIGHT)
-    rgb = cv2.resize(analysis.image, size, interpolation=cv2.INTER_AREA)
-    lum = cv2.resize(analysis.luminance, size, interpolation=cv2.INTER_AREA)
-    person = cv2.resize(analysis.person_mask, size, interpolation=cv2.INTER_LINEAR) > 0.2
+    rgb = analysis.small
+    person = analysis.person_mask_small > 0.2
     background = cv2.erode((~person).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
-    result = (rgb, lum, background, person, factor)
+    result = (rgb, linear_luminance(rgb), background, person, rgb.shape[1] / analysis.image.shape[1])
     analysis.__dict__[key] = result
     return result
 
@@ -86,9 +82,9 @@ def background_colour(analysis) -> Measurement:
     missing = _too_little("background_colour", "L*", background)
     if missing:
         return missing
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)[background]
-    lightness = float(np.median(lab[:, 0])) * 100 / 255
-    a, b = float(np.median(lab[:, 1])) - 128, float(np.median(lab[:, 2])) - 128
+    mean = cv2.mean(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB), mask=background.astype(np.uint8))
+    lightness = mean[0] * 100 / 255
+    a, b = mean[1] - 128, mean[2] - 128
     chroma = float(np.hypot(a, b))
     return Measurement("background_colour", round(lightness, 1), clamp_score(lightness), "L*",
                        details={"a": round(a, 1), "b": round(b, 1), "chroma": round(chroma, 1)})

@@ -57,17 +57,23 @@ def eye_visibility(analysis) -> Measurement:
     grey = analysis.grey
     contrasts = []
     for contour, iris in ((L.RIGHT_EYE_CONTOUR, L.RIGHT_IRIS), (L.LEFT_EYE_CONTOUR, L.LEFT_IRIS)):
-        eye = np.zeros(grey.shape, np.uint8)
-        cv2.fillPoly(eye, [analysis.landmarks[contour, :2].astype(np.int32)], 255)
+        outline = analysis.landmarks[contour, :2].astype(np.int32)
+        x, y, w, h = cv2.boundingRect(outline)
+        x, y = max(0, x), max(0, y)
+        roi = grey[y: y + h, x: x + w]
+        if roi.size < 16:
+            continue
+        eye = np.zeros(roi.shape, np.uint8)
+        cv2.fillPoly(eye, [outline - (x, y)], 255)
         centre = analysis.point(iris[0])
         radius = max(np.linalg.norm(analysis.point(i) - centre) for i in iris[1:])
-        iris_disc = np.zeros(grey.shape, np.uint8)
-        cv2.circle(iris_disc, tuple(int(v) for v in centre), max(1, int(radius)), 255, -1)
+        iris_disc = np.zeros(roi.shape, np.uint8)
+        cv2.circle(iris_disc, (int(centre[0] - x), int(centre[1] - y)), max(1, int(radius)), 255, -1)
         sclera = (eye > 0) & (cv2.dilate(iris_disc, np.ones((3, 3), np.uint8)) == 0)
-        iris_px = grey[(iris_disc > 0) & (eye > 0)]
+        iris_px = roi[(iris_disc > 0) & (eye > 0)]
         if sclera.sum() < 4 or iris_px.size < 4:
             continue
-        contrasts.append(float(np.percentile(grey[sclera], 75)) - float(np.percentile(iris_px, 25)))
+        contrasts.append(float(np.percentile(roi[sclera], 75)) - float(np.percentile(iris_px, 25)))
     if not contrasts:
         return not_assessed("eye_visibility", "ratio", "the eye openings are too small to read")
     value = min(contrasts) / _cheek_level(analysis)

@@ -7,7 +7,7 @@ intersection of their normalised luminance histograms (1: identical light on bot
 
 import numpy as np
 
-from ..analysis import landmarks as L
+from ..analysis import landmarks as L, linear_luminance
 from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
 
 
@@ -15,12 +15,12 @@ from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
 def illumination_uniformity(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("illumination_uniformity", "ratio", NO_FACE)
-    lum = analysis.luminance
     half = max(2, int(0.15 * analysis.inter_eye))
     hists = []
     for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
         x, y = analysis.point(idx).astype(int)
-        patch = lum[max(0, y - half): y + half + 1, max(0, x - half): x + half + 1]
+        patch = linear_luminance(np.ascontiguousarray(
+            analysis.image[max(0, y - half): y + half + 1, max(0, x - half): x + half + 1]))
         if patch.size == 0:
             return not_assessed("illumination_uniformity", "ratio", "a cheek is outside the image")
         hist = np.bincount(patch.ravel(), minlength=256).astype(np.float64)
