@@ -1,0 +1,50 @@
+"""Contrast of the face: luminance variance (OFIQ 0x45) and dynamic range (OFIQ 0x48).
+
+Both read the linear luminance histogram of the face oval. They are reported with every
+check (``CheckReport.measurements``) for quality statistics; the master capture has no limit
+on them, since a washed-out face also fails ``image.exposure``.
+"""
+
+import math
+
+import cv2
+import numpy as np
+
+from ..analysis import linear_luminance
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+
+
+def _face_luminance(analysis):
+    key = "_face_luminance"
+    if key not in analysis.__dict__:
+        x, y, w, h = cv2.boundingRect(analysis.face_polygon)
+        x, y = max(0, x), max(0, y)
+        roi = np.ascontiguousarray(analysis.image[y: y + h, x: x + w])
+        values = linear_luminance(roi)[analysis.face_mask[y: y + h, x: x + w] > 0] if roi.size else np.empty(0)
+        analysis.__dict__[key] = values
+    return analysis.__dict__[key]
+
+
+@register("luminance_variance")
+def luminance_variance(analysis) -> Measurement:
+    if not analysis.has_face:
+        return not_assessed("luminance_variance", "variance", NO_FACE)
+    values = _face_luminance(analysis)
+    if values.size == 0:
+        return not_assessed("luminance_variance", "variance", "the face region is empty")
+    v = float(np.var(values / 255.0))
+    return Measurement("luminance_variance", round(v, 5),
+                       clamp_score(100 * math.sin(math.pi * 60 * v / (60 * v + 1))), "variance")
+
+
+@register("dynamic_range")
+def dynamic_range(analysis) -> Measurement:
+    if not analysis.has_face:
+        return not_assessed("dynamic_range", "bits", NO_FACE)
+    values = _face_luminance(analysis)
+    if values.size == 0:
+        return not_assessed("dynamic_range", "bits", "the face region is empty")
+    p = np.bincount(values, minlength=256) / values.size
+    p = p[p > 0]
+    entropy = float(-(p * np.log2(p)).sum())
+    return Measurement("dynamic_range", round(entropy, 3), clamp_score(12.5 * entropy), "bits")

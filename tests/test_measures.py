@@ -1,0 +1,40 @@
+"""Every registered measure: a native value with a 0-100 score, or a reason it could not."""
+
+import numpy as np
+
+import photocore
+from photocore.measures import REGISTRY
+from photocore.measures.base import NO_FACE, clamp_score, sigmoid
+
+from conftest import jpeg_bytes
+
+NOT_ASSESSABLE = {"head_covering", "face_occlusion", "unified_quality"}
+
+
+def test_every_measure_reads_a_real_face(neutral_report):
+    for name, m in neutral_report.measurements.items():
+        assert m.name == name
+        if name in NOT_ASSESSABLE:
+            assert m.value is None and m.score is None and m.reason
+        else:
+            assert isinstance(m.value, float) and 0 <= m.score <= 100, name
+
+
+def test_without_a_face_face_measures_say_why():
+    report = photocore.check(jpeg_bytes(np.full((300, 400, 3), 180, np.uint8)))
+    for name in ("yaw", "eyes_open", "smile", "sharpness", "exposure", "margins", "inter_eye_distance"):
+        m = report.measurements[name]
+        assert m.value is None and m.reason == NO_FACE
+    assert report.measurements["face_count"].value == 0
+
+
+def test_ofiq_mappings_reproduce_the_standard_examples():
+    # ISO/IEC 29794-5 InterEyeDistance: 100 * S(x; 70, 20)
+    assert [clamp_score(100 * sigmoid(x, 70, 20)) for x in (45, 60, 70, 90, 120)] == [22, 38, 50, 73, 92]
+    # HeadSize: 200 * (1 - S(|x - 0.45|; 0, 0.05))
+    assert [clamp_score(200 * (1 - sigmoid(abs(x - 0.45), 0, 0.05))) for x in (0.3, 0.4, 0.45)] == [9, 54, 100]
+
+
+def test_registry_names_are_unique_and_callable():
+    assert len(REGISTRY) >= 28
+    assert all(callable(fn) for fn in REGISTRY.values())
