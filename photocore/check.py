@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from datetime import datetime
+
 from .analysis import Analysis, analyse
+from .catalogue import load_catalogue
+from .credentials import judge_credential
 from .decode import decode
-from .errors import ConfigError
 from .judge import Result, judge, load_profile
 from .measures import Measurement, measure_all
 
@@ -28,20 +31,20 @@ class CheckReport:
         return out
 
 
-def check(source, credentials: list[str] | tuple[str, ...] = ()) -> CheckReport:
+def check(source, credentials: list[str] | tuple[str, ...] = (), *, catalogue: str | None = None,
+          captured_at: datetime | None = None) -> CheckReport:
     """Judge a capture (an ``Analysis``, a ``Capture``, a path or bytes).
 
-    Without ``credentials`` the capture is judged as a master capture ("capture").
+    Without ``credentials`` the capture is judged as a master capture ("capture"); otherwise
+    against each credential of the catalogue (built-in, or with the ``catalogue`` overlay).
+    The models run once; every credential is judged from the same measurements.
     """
+    profiles = [load_catalogue(catalogue).get(c) for c in credentials if c != "capture"]  # unknown ids fail early
     if not isinstance(source, Analysis):
         source = analyse(source if hasattr(source, "analysis") else decode(source))
     measurements = measure_all(source)
-    results = [judge(measurements, load_profile("capture"), "capture")] if not credentials else []
-    for credential in credentials:
-        if credential == "capture":
-            results.append(judge(measurements, load_profile("capture"), "capture"))
-            continue
-        # The credential catalogue (issue 3) is not built yet: refuse clearly, never guess.
-        raise ConfigError(f"unknown credential {credential!r}: only 'capture' is available until the "
-                          "credential catalogue is installed", code="config.unknown_credential")
+    results = []
+    if not credentials or "capture" in credentials:
+        results.append(judge(measurements, load_profile("capture"), "capture"))
+    results.extend(judge_credential(measurements, source, p, captured_at) for p in profiles)
     return CheckReport(faces=len(source.faces), results=tuple(results), measurements=measurements, analysis=source)

@@ -14,8 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __name__ as _pkg
-from .errors import PhotocoreError
+from .catalogue import load_catalogue
+from .errors import ConfigError, PhotocoreError
 
 EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE, EXIT_INTERNAL = 0, 1, 2, 3
 STATUS_MARK = {"pass": "PASS", "fail": "FAIL", "not_assessed": "N/A "}
@@ -46,10 +46,14 @@ def cmd_check(args) -> int:
     from .annotate import save_annotation
     from .check import check
 
+    captured_at = _parse_time(args.captured_at) if args.captured_at else None
+    credentials = list(dict.fromkeys(args.credential or ()))
+    if args.all:
+        credentials += [c for c in load_catalogue(args.catalogue).credentials if c not in credentials]
     outputs, exit_code = [], EXIT_OK
     for image in args.images:
         try:
-            report = check(image, credentials=args.credential or ())
+            report = check(image, credentials=credentials, catalogue=args.catalogue, captured_at=captured_at)
         except PhotocoreError as exc:
             exit_code = EXIT_UNUSABLE
             outputs.append({"file": image, "error": exc.to_dict()})
@@ -73,6 +77,83 @@ def cmd_check(args) -> int:
     return exit_code
 
 
+def _parse_time(text: str):
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--captured-at {text!r} is not an ISO 8601 time (2026-11-28T09:30:00+08:00)",
+                          code="config.invalid") from None
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _summary(p) -> dict:
+    return {"id": p.id, "agency": p.agency, "name_zh": p.name_zh, "name_en": p.name_en,
+            "width_px": p.width[0], "height_px": p.height[0], "max_width_px": p.width[1],
+            "max_height_px": p.height[1], "dpi": p.dpi, "formats": list(p.formats), "kb_min": p.kb_min,
+            "kb_max": p.kb_max, "background": list(p.background), "max_age_days": p.max_age_days,
+            "inherits": list(p.chain[1:]), "sources": list(p.sources)}
+
+
+def cmd_specs(args) -> int:
+    from .catalogue import docs, validate
+
+    if args.specs_command == "validate":
+        catalogue, problems = validate(args.directory)
+        if problems:
+            print(f"{args.directory}: {len(problems)} problem(s)", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        print(f"{args.directory}: valid; catalogue {catalogue.version} ({catalogue.content_hash[:12]}) with "
+              f"{len(catalogue.agencies)} agencies and {len(catalogue.credentials)} credentials")
+        return EXIT_OK
+    catalogue = load_catalogue(args.catalogue)
+    if args.specs_command == "agencies":
+        rows = [{"id": a.id, "name_zh": a.name_zh, "name_en": a.name_en,
+                 "credentials": len(catalogue.of_agency(a.id))} for a in catalogue.agencies.values()]
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                print(f"{r['id']:16} {r['credentials']:3d}  {r['name_zh']} / {r['name_en']}")
+        return EXIT_OK
+    if args.specs_command == "list":
+        if args.agency and args.agency not in catalogue.agencies:
+            raise ConfigError(f"unknown agency {args.agency!r} (see `photocore specs agencies`)",
+                              code="config.unknown_agency")
+        profiles = catalogue.of_agency(args.agency) if args.agency else list(catalogue.credentials.values())
+        if args.json:
+            _print_json([_summary(p) for p in profiles])
+        else:
+            for p in profiles:
+                size = f"{p.width[0]}x{p.height[0]}" + ("" if p.fixed_size else f"..{p.width[1]}x{p.height[1]}")
+                print(f"{p.id:44} {size:>17}  {p.chain[-1]:14} {p.name_zh} / {p.name_en}")
+        return EXIT_OK
+    if args.specs_command == "show":
+        profile = catalogue.bases.get(args.id) or catalogue.get(args.id)
+        if args.json:
+            _print_json(profile.to_dict())
+        else:
+            print(f"{profile.id}: {profile.name_zh} / {profile.name_en}")
+            print(f"- inherits: {' -> '.join(profile.chain[1:])}")
+            print("\n".join(docs.profile_lines(profile)))
+        return EXIT_OK
+    if args.specs_command == "docs":
+        text = docs.render(catalogue)
+        if args.out == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(text, encoding="utf-8")
+            print(f"wrote {args.out}")
+        return EXIT_OK
+    raise AssertionError(args.specs_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photocore", description="ID-photo checks for every credential.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,9 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("images", nargs="+", metavar="IMAGE")
     check.add_argument("--credential", action="append", metavar="ID",
                        help="judge against this credential's profile (repeatable); default: the master capture")
+    check.add_argument("--all", action="store_true", help="judge against every credential in the catalogue")
+    check.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
+    check.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
     check.add_argument("--json", action="store_true", help="machine-readable output (see README)")
     check.add_argument("--annotate", metavar="OUT.png", help="write the image with what the checks saw")
     check.set_defaults(run=cmd_check)
+
+    specs = sub.add_parser("specs", help="the credential catalogue: list, show, validate, document")
+    specs.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    specs_sub = specs.add_subparsers(dest="specs_command", required=True)
+    agencies = specs_sub.add_parser("agencies", help="the agencies and how many credentials each has")
+    agencies.add_argument("--json", action="store_true")
+    listing = specs_sub.add_parser("list", help="credentials, optionally of one agency")
+    listing.add_argument("--agency", metavar="ID")
+    listing.add_argument("--json", action="store_true")
+    show = specs_sub.add_parser("show", help="one credential's resolved profile with its sources")
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--json", action="store_true")
+    validate = specs_sub.add_parser("validate", help="check a custom catalogue folder (laid over the built-in one)")
+    validate.add_argument("directory", metavar="DIR")
+    docs = specs_sub.add_parser("docs", help="write the reference page")
+    docs.add_argument("--out", default="docs/catalogue.md", help="path, or - for standard output")
+    specs.set_defaults(run=cmd_specs)
     return parser
 
 
@@ -124,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # a bug, not bad input: say so without a traceback
-        print(f"internal.error: {type(exc).__name__}: {exc} (please report this to the {_pkg} team)",
+        print(f"internal.error: {type(exc).__name__}: {exc} (please report this to the photocore team)",
               file=sys.stderr)
         return EXIT_INTERNAL
 

@@ -18,6 +18,7 @@ import os
 import struct
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import cv2
 import numpy as np
@@ -68,6 +69,7 @@ class Capture:
     jpeg_quality: int | None
     frames: int
     data: bytes = field(repr=False)
+    captured_at: datetime | None = None  # EXIF DateTimeOriginal (camera local time), if present
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _full: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -100,7 +102,7 @@ def decode(source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     return Capture(format=info["format"], width=width, height=height, analysis=array,
                    analysis_scale=width / array.shape[1], source_mode=info["mode"],
                    greyscale_source=info["grey"], jpeg_quality=info["quality"],
-                   frames=info["frames"], data=data)
+                   frames=info["frames"], data=data, captured_at=info.get("captured_at"))
 
 
 def _read(source) -> bytes:
@@ -147,9 +149,11 @@ def _decode_array(data: bytes, max_pixels: int, max_side: int | None):
                 im.draft("RGB", (math.ceil(w / s), math.ceil(h / s)))
             im.load()
             try:
-                orientation = int(im.getexif().get(0x0112, 1))
+                exif = im.getexif()
+                orientation = int(exif.get(0x0112, 1))
             except Exception:  # corrupt EXIF: keep the image, ignore the orientation
-                orientation = 1
+                exif, orientation = {}, 1
+            info["captured_at"] = _capture_time(exif)
             orientation = orientation if orientation in _ORIENT else 1
             info["size"] = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
             info["grey"] = (info["mode"] in _GREY_MODES
@@ -171,6 +175,15 @@ def _decode_array(data: bytes, max_pixels: int, max_side: int | None):
         raise error from error.__cause__
     array.setflags(write=False)
     return array, info
+
+
+def _capture_time(exif) -> datetime | None:
+    """EXIF DateTimeOriginal (or DateTime) as a naive datetime; None when absent or malformed."""
+    try:
+        text = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
+        return datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S") if text else None
+    except Exception:
+        return None
 
 
 def _to_srgb(im: Image.Image, reduce_by: int) -> Image.Image:

@@ -171,26 +171,30 @@ def _status(rule: Rule, m: Measurement) -> str:
     return FAIL
 
 
-def _verdict(rule: Rule, m: Measurement) -> Verdict:
-    text = messages()[rule.code]
-    limit = rule.describe_limit()
-    if not m.assessed:
-        if rule.code == "face.count":
-            return Verdict(rule.code, FAIL, m.value, limit, text["none_zh"], text["none_en"])
-        return Verdict(rule.code, NOT_ASSESSED, None, limit, f"无法自动判断，请人工核对：{text['title_zh']}",
-                       f"Cannot be judged automatically, please check by eye: {text['title_en']}. ({m.reason})")
-    status = _status(rule, m)
-    if rule.policy == "allowed":  # report what was seen; this profile does not forbid it
-        status = PASS
-    if status == FAIL and rule.code == "face.count" and m.value == 0:
-        return Verdict(rule.code, FAIL, m.value, limit, text["none_zh"], text["none_en"])
+def make_verdict(code: str, status: str, value: float | None, limit: str | None, reason: str | None = None) -> Verdict:
+    """A verdict with the clerk's messages for ``code`` and ``status``."""
+    text = messages()[code]
     if status == FAIL:
-        return Verdict(rule.code, FAIL, m.value, limit, text["advice_zh"], text["advice_en"])
+        return Verdict(code, FAIL, value, limit, text["advice_zh"], text["advice_en"])
+    if status == NOT_ASSESSED and value is None:
+        why = f". ({reason})" if reason else ""
+        return Verdict(code, NOT_ASSESSED, None, limit, f"无法自动判断，请人工核对：{text['title_zh']}",
+                       f"Cannot be judged automatically, please check by eye: {text['title_en']}{why}")
     if status == NOT_ASSESSED:
-        return Verdict(rule.code, NOT_ASSESSED, m.value, limit,
-                       f"接近限值，无法可靠判断，请人工核对：{text['title_zh']}",
+        return Verdict(code, NOT_ASSESSED, value, limit, f"接近限值，无法可靠判断，请人工核对：{text['title_zh']}",
                        f"Too close to the limit to judge reliably, please check by eye: {text['title_en']}")
-    return Verdict(rule.code, PASS, m.value, limit, text["title_zh"], text["title_en"])
+    return Verdict(code, PASS, value, limit, text["title_zh"], text["title_en"])
+
+
+def _verdict(rule: Rule, m: Measurement) -> Verdict:
+    limit = rule.describe_limit()
+    if rule.code == "face.count" and (not m.assessed or m.value == 0):
+        text = messages()[rule.code]
+        return Verdict(rule.code, FAIL, m.value, limit, text["none_zh"], text["none_en"])
+    if not m.assessed:
+        return make_verdict(rule.code, NOT_ASSESSED, None, limit, m.reason)
+    status = PASS if rule.policy == "allowed" else _status(rule, m)  # "allowed": report what was seen
+    return make_verdict(rule.code, status, m.value, limit)
 
 
 def judge(measurements: dict[str, Measurement], profile: Profile, credential: str = "capture") -> Result:

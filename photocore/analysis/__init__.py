@@ -16,6 +16,7 @@ shared between threads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 
 import cv2
@@ -48,6 +49,7 @@ class Analysis:
     person_mask_small: np.ndarray  # float32, same size as ``small``, 1 = person (head, hair, body)
     greyscale_source: bool = False
     jpeg_quality: int | None = None
+    captured_at: datetime | None = None  # from the file's EXIF, when the camera wrote it
 
     # -- main-face geometry, derived once on first use -------------------------------------
     @property
@@ -82,6 +84,26 @@ class Analysis:
     def face_width(self) -> float:
         """Width of the face at ear (tragion) level, analysis pixels."""
         return float(np.linalg.norm(self.point(L.LEFT_CHEEK_EDGE) - self.point(L.RIGHT_CHEEK_EDGE)))
+
+    @cached_property
+    def head_width(self) -> float:
+        """Width of the head including hair and ears at eye level, from the person mask.
+
+        Falls back to 1.21 x the face width (the London median) when the mask there does not
+        look like one head (hair merging with a dark background, a hand beside the face).
+        """
+        mask = self.person_mask_small
+        fx = mask.shape[1] / self.image.shape[1]
+        row = mask[min(mask.shape[0] - 1, int(self.eye_mid[1] * mask.shape[0] / self.image.shape[0]))] > 0.5
+        x = int(np.clip(self.eye_mid[0] * fx, 0, mask.shape[1] - 1))
+        if row[x]:
+            outside = np.flatnonzero(~row)
+            left = outside[outside < x].max(initial=-1) + 1
+            right = outside[outside > x].min(initial=row.size)
+            width = (right - left) / fx
+            if 1.0 <= width / self.face_width <= 1.6:
+                return float(width)
+        return 1.21 * self.face_width
 
     @cached_property
     def eye_to_chin(self) -> float:
@@ -253,4 +275,5 @@ def analyse(capture: Capture) -> Analysis:
         person_mask_small=np.asarray(segmentation, dtype=np.float32),
         greyscale_source=capture.greyscale_source,
         jpeg_quality=capture.jpeg_quality,
+        captured_at=getattr(capture, "captured_at", None),
     )

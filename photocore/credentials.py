@@ -1,0 +1,116 @@
+"""Judge a capture against one credential's photo profile.
+
+A credential is judged from the same measurements as the master capture, so this is cheap:
+- the capture's face and image requirements, with the credential's content rules applied
+  (glasses forbidden makes ``glasses.present`` a real check; a background that may not be
+  replaced must already be one of the credential's colours);
+- content rules no bundled model can judge (jewellery, visible ears) as ``not_assessed``;
+- whether the credential's photo can be cut from this capture (``geometry.*``), from the same
+  framing solver the renderer uses;
+- ``capture.age`` when the profile limits the photo's age.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import datetime
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .catalogue import PhotoProfile
+from .framing import FaceGeometry, solve_frame
+from .judge import FAIL, NOT_ASSESSED, PASS, Profile, Result, Rule, Verdict, judge, load_profile, make_verdict
+from .measures import Measurement
+
+# Capture rules that a credential replaces with its own: framing by geometry.*, and the
+# background rule when the credential does not allow replacing the background.
+_REPLACED = {"frame.margins"}
+GEOMETRY_CODES = ("geometry.margin_top", "geometry.margin_bottom", "geometry.margin_sides", "geometry.resolution")
+
+
+@lru_cache(maxsize=512)
+def _measure_rules(profile: PhotoProfile) -> Profile:
+    """The capture profile's rules as they apply to this credential."""
+    content = profile.content
+    rules = []
+    for rule in load_profile("capture").rules:
+        if rule.code in _REPLACED:
+            continue
+        if rule.code == "glasses.present":
+            forbidden = content.get("glasses") == "forbidden"
+            rule = replace(rule, policy=None if forbidden else "allowed",
+                           source=rule.source + (f"; {profile.id}: glasses forbidden" if forbidden else ""))
+        if rule.code == "background.colour" and not profile.background_replace:
+            continue  # judged against the credential's own colours below
+        rules.append(rule)
+    return Profile(name=profile.id, rules=tuple(rules))
+
+
+def _lab(hex_colour: str) -> np.ndarray:
+    rgb = np.array([[[int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]]], np.uint8)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[0, 0].astype(np.float64)
+    return np.array([lab[0] * 100 / 255, lab[1] - 128, lab[2] - 128])
+
+
+def _background_verdict(profile: PhotoProfile, m: Measurement) -> Verdict:
+    """The capture's own background against the credential's colours (no replacement allowed)."""
+    tolerance = profile.background_tolerance if profile.background_tolerance is not None else 10.0
+    limit = f"within {tolerance:g} of {', '.join(profile.background)}"
+    if not m.assessed:
+        return make_verdict("background.colour", NOT_ASSESSED, None, limit, m.reason)
+    seen = np.array([m.value, m.details["a"], m.details["b"]])
+    distance = min(float(np.linalg.norm(seen - _lab(c))) for c in profile.background)
+    return make_verdict("background.colour", PASS if distance <= tolerance else FAIL, round(distance, 1), limit)
+
+
+def _geometry_verdicts(profile: PhotoProfile, analysis) -> list[Verdict]:
+    if not analysis.has_face:
+        return [make_verdict(code, NOT_ASSESSED, None, None, "no face was found") for code in GEOMETRY_CODES]
+    frame = solve_frame(profile, FaceGeometry.from_analysis(analysis))
+    by_code = {s.code: s for s in frame.shortfalls}
+    if "geometry.rules" in by_code:
+        return [make_verdict("geometry.rules", FAIL, None, by_code["geometry.rules"].detail)]
+    verdicts = []
+    for code in GEOMETRY_CODES:
+        short = by_code.get(code)
+        if code == "geometry.resolution":
+            value, limit = round(frame.scale, 3), f"enlargement <= {1.2:g}x for {frame.width_px}x{frame.height_px} px"
+        else:
+            value = 0.0 if short is None else (None if math.isinf(short.amount) else round(short.amount, 1))
+            limit = "0 px missing"
+        verdicts.append(make_verdict(code, FAIL if short else PASS, value, limit))
+    return verdicts
+
+
+def _age_verdict(profile: PhotoProfile, captured_at: datetime | None, now: datetime | None) -> Verdict | None:
+    if profile.max_age_days is None:
+        return None
+    limit = f"<= {profile.max_age_days} days"
+    if captured_at is None:
+        return make_verdict("capture.age", NOT_ASSESSED, None, limit, "the capture time is unknown")
+    now = now or (datetime.now(captured_at.tzinfo) if captured_at.tzinfo else datetime.now())
+    days = (now - captured_at).total_seconds() / 86400
+    return make_verdict("capture.age", PASS if days <= profile.max_age_days else FAIL, round(days, 1), limit)
+
+
+def judge_credential(measurements: dict[str, Measurement], analysis, profile: PhotoProfile,
+                     captured_at: datetime | None = None, now: datetime | None = None) -> Result:
+    """Every requirement of ``profile`` for this capture, from the shared measurements."""
+    verdicts = list(judge(measurements, _measure_rules(profile), profile.id).verdicts)
+    if not profile.background_replace:
+        verdicts.append(_background_verdict(profile, measurements["background_colour"]))
+    content = profile.content
+    if content.get("jewellery") == "forbidden":
+        verdicts.append(make_verdict("jewellery.absent", NOT_ASSESSED, None, "forbidden",
+                                     "no bundled model finds earrings or necklaces"))
+    if content.get("ears_visible"):
+        verdicts.append(make_verdict("ears.visible", NOT_ASSESSED, None, "required",
+                                     "no bundled model tells whether hair covers the ears"))
+    verdicts.extend(_geometry_verdicts(profile, analysis))
+    age = _age_verdict(profile, captured_at or analysis.captured_at, now)
+    if age:
+        verdicts.append(age)
+    return Result(profile.id, tuple(verdicts))

@@ -1,0 +1,225 @@
+"""Solve a credential's framing from the face: scale, crop window and output size.
+
+Works in fractions of the output photo, so one solver serves fixed and ranged sizes:
+``u`` is the output width fraction per capture pixel (so ``face_width * u`` is the face's
+share of the photo width) and ``q = u * aspect`` the same for the height. The scale rules
+(face or head width, crown-to-chin, inter-eye distance) give an interval for ``u``; the
+vertical rules (crown gap, chin gap, eye line) an interval for the crop's top edge; the
+solver aims at the middle of each, as the agencies' ranges are centred on their ideal.
+
+``check`` uses the frame to say whether a credential's photo can be produced from a capture
+(``geometry.*`` codes); the renderer uses the same frame to cut the photo.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+# Median proportions of the 51 frontal London faces (see benchmarks/accuracy.py), as
+# multiples of the face width at ear level: used to test that a profile can be met at all.
+CANONICAL_CROWN_TO_CHIN = 1.684
+CANONICAL_CROWN_TO_EYE = 0.514 * CANONICAL_CROWN_TO_CHIN
+CANONICAL_INTER_EYE = 0.462
+CANONICAL_HEAD_WIDTH = 1.212
+
+# When a profile has no scale rule or no vertical rule, the photo is framed like the common
+# "head about 2/3 of the photo" rule with a small gap above the crown. A render default, not
+# a catalogue rule: it is never judged.
+DEFAULT_CROWN_TO_CHIN = (0.62, 0.72)
+DEFAULT_CROWN_GAP = (0.05, 0.12)
+MAX_UPSCALE = 1.2  # the most a capture may be enlarged to reach the output size
+SCALE_RULES = ("face_width", "head_width", "inter_eye", "crown_to_chin")
+VERTICAL_RULES = ("crown_gap", "chin_gap", "eye_line_from_top", "eye_line_from_bottom")
+
+
+@dataclass(frozen=True)
+class FaceGeometry:
+    """The face as framing sees it, in capture pixels (full resolution)."""
+
+    face_width: float
+    head_width: float
+    inter_eye: float
+    crown_y: float
+    eye_y: float
+    chin_y: float
+    eye_x: float
+    image_width: float = math.inf
+    image_height: float = math.inf
+    crown_inside: bool = True
+
+    @classmethod
+    def from_analysis(cls, analysis) -> "FaceGeometry":
+        s = analysis.scale
+        (_, crown_y), inside = analysis.crown
+        return cls(face_width=analysis.face_width * s, head_width=analysis.head_width * s,
+                   inter_eye=analysis.inter_eye * s, crown_y=crown_y * s, eye_y=float(analysis.eye_mid[1]) * s,
+                   chin_y=float(analysis.chin[1]) * s, eye_x=float(analysis.eye_mid[0]) * s,
+                   image_width=float(analysis.full_size[0]), image_height=float(analysis.full_size[1]),
+                   crown_inside=inside)
+
+    @classmethod
+    def canonical(cls) -> "FaceGeometry":
+        return cls(face_width=1.0, head_width=CANONICAL_HEAD_WIDTH, inter_eye=CANONICAL_INTER_EYE,
+                   crown_y=0.0, eye_y=CANONICAL_CROWN_TO_EYE, chin_y=CANONICAL_CROWN_TO_CHIN, eye_x=0.0)
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    code: str  # geometry.margin_top | margin_bottom | margin_sides | resolution | rules
+    amount: float  # capture pixels missing (margins), the upscale factor (resolution)
+    detail: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    width_px: int
+    height_px: int
+    scale: float  # output pixels per capture pixel
+    left: float  # crop window in capture pixels
+    top: float
+    crop_width: float
+    crop_height: float
+    shortfalls: tuple[Shortfall, ...] = field(default=())
+
+    @property
+    def feasible(self) -> bool:
+        return not self.shortfalls
+
+
+def _intersect(intervals):
+    low = max((i[0] for i in intervals), default=-math.inf)
+    high = min((i[1] for i in intervals), default=math.inf)
+    return (low, high) if low <= high else None
+
+
+def _middle(interval, fallback: float) -> float:
+    low, high = interval
+    if math.isinf(low) and math.isinf(high):
+        return fallback
+    if math.isinf(low):
+        return min(high, fallback)
+    if math.isinf(high):
+        return max(low, fallback)
+    return (low + high) / 2
+
+
+def _scale_intervals(profile, face: FaceGeometry):
+    """Intervals of u (photo-width fraction per capture px), one per scale rule."""
+    measured = {"face_width": face.face_width, "head_width": face.head_width, "inter_eye": face.inter_eye}
+    out = {}
+    for rule in SCALE_RULES:
+        r = profile.geometry.get(rule)
+        if r is None:
+            continue
+        if rule == "crown_to_chin":  # a height fraction: u = fraction / (length * aspect)
+            length, factor = face.chin_y - face.crown_y, profile.aspect
+        else:
+            length, factor = measured[rule], 1.0
+        out[rule] = ((r.min or 0.0) / (length * factor), (r.max if r.max is not None else math.inf) / (length * factor))
+    if not out:
+        low, high = DEFAULT_CROWN_TO_CHIN
+        length = (face.chin_y - face.crown_y) * profile.aspect
+        out["default crown_to_chin"] = (low / length, high / length)
+    return out
+
+
+def _top_intervals(profile, face: FaceGeometry, q: float):
+    """Intervals of the crop's top edge (capture px) for the vertical rules at height fraction q per px."""
+    g = profile.geometry
+    out = {}
+
+    def band(rule, y, from_bottom):
+        r = g.get(rule)
+        if r is None:
+            return
+        low, high = (r.min or 0.0), (r.max if r.max is not None else 1.0)
+        if from_bottom:  # 1 - (y - top) q in [low, high]
+            out[rule] = (y - (1 - low) / q, y - (1 - high) / q)
+        else:  # (y - top) q in [low, high]
+            out[rule] = (y - high / q, y - low / q)
+
+    band("crown_gap", face.crown_y, False)
+    band("chin_gap", face.chin_y, True)
+    band("eye_line_from_top", face.eye_y, False)
+    band("eye_line_from_bottom", face.eye_y, True)
+    if not out:
+        low, high = DEFAULT_CROWN_GAP
+        out["default crown_gap"] = (face.crown_y - high / q, face.crown_y - low / q)
+    out["head inside the photo"] = (face.chin_y - 1 / q, face.crown_y)
+    return out
+
+
+def _left_interval(profile, face: FaceGeometry, u: float):
+    r = profile.geometry.get("eye_centre_x")
+    if r is None:
+        return (-math.inf, math.inf)
+    low, high = (r.min or 0.0), (r.max if r.max is not None else 1.0)
+    return (face.eye_x - high / u, face.eye_x - low / u)
+
+
+def _solve(profile, face: FaceGeometry):
+    """(u, top, left) meeting every rule, aiming at the middle; or (None, reason)."""
+    scale = _scale_intervals(profile, face)
+    u_range = _intersect(scale.values())
+    if u_range is None:
+        return None, "the size rules contradict each other: " + ", ".join(sorted(scale))
+    u_mid = _middle(u_range, u_range[0])
+    # Try the middle first, then step outwards until the vertical rules can be met too.
+    candidates = [u_mid] + [u_range[0] + (u_range[1] - u_range[0]) * i / 40 for i in range(41)]
+    candidates.sort(key=lambda u: abs(u - u_mid))
+    last = None
+    for u in candidates:
+        q = u * profile.aspect
+        tops = _top_intervals(profile, face, q)
+        top_range = _intersect(tops.values())
+        if top_range is None:
+            last = tops
+            continue
+        top = _middle(top_range, face.crown_y - 0.08 / q)
+        left_range = _left_interval(profile, face, u)
+        if left_range[0] > left_range[1]:
+            continue
+        left = min(max(face.eye_x - 0.5 / u, left_range[0]), left_range[1])
+        return (u, top, left), None
+    return None, "the size and vertical rules cannot hold together: " + ", ".join(sorted(last or {}))
+
+
+def unsatisfiable_reason(profile) -> str | None:
+    """Why no framing of a typical face meets all of ``profile``'s geometry at once, or None."""
+    solved, reason = _solve(profile, FaceGeometry.canonical())
+    return reason if solved is None else None
+
+
+def solve_frame(profile, face: FaceGeometry) -> Frame:
+    """The frame for ``profile`` from this capture's face, with what the capture lacks, if anything."""
+    solved, reason = _solve(profile, face)
+    if solved is None:  # this face's proportions fall outside what the rules allow together
+        return Frame(profile.width[0], profile.height[0], 0.0, 0.0, 0.0, 0.0, 0.0,
+                     (Shortfall("geometry.rules", 0.0, reason),))
+    u, top, left = solved
+    (w_min, w_max) = profile.width
+    crop_width = 1.0 / u
+    width = int(min(max(math.floor(crop_width), w_min), w_max))  # the largest size without upscaling
+    if profile.fixed_size:
+        height = profile.height[0]
+    else:
+        height = int(round(width / profile.aspect))
+    scale = width * u
+    crop_height = height / scale
+    shortfalls = []
+    slack = 1.0
+    if not face.crown_inside:
+        shortfalls.append(Shortfall("geometry.margin_top", math.inf, "the crown is cut off by the top edge"))
+    elif top < -slack:
+        shortfalls.append(Shortfall("geometry.margin_top", -top, f"{-top:.0f} px more above the crown needed"))
+    bottom = top + crop_height - face.image_height
+    if bottom > slack:
+        shortfalls.append(Shortfall("geometry.margin_bottom", bottom, f"{bottom:.0f} px more below the chin needed"))
+    sides = max(-left, left + crop_width - face.image_width)
+    if sides > slack:
+        shortfalls.append(Shortfall("geometry.margin_sides", sides, f"{sides:.0f} px more beside the head needed"))
+    if scale > MAX_UPSCALE:
+        shortfalls.append(Shortfall("geometry.resolution", scale,
+                                    f"the face would be enlarged {scale:.2f}x (at most {MAX_UPSCALE}x)"))
+    return Frame(width, height, scale, left, top, crop_width, crop_height, tuple(shortfalls))
