@@ -131,7 +131,7 @@ def cmd_specs(args) -> int:
         else:
             for p in profiles:
                 size = f"{p.width[0]}x{p.height[0]}" + ("" if p.fixed_size else f"..{p.width[1]}x{p.height[1]}")
-                print(f"{p.id:44} {size:>17}  {p.chain[-1]:14} {p.name_zh} / {p.name_en}")
+                print(f"{p.id:44} {size:>17}  {p.chain[1]:14} {p.name_zh} / {p.name_en}")
         return EXIT_OK
     if args.specs_command == "show":
         profile = catalogue.bases.get(args.id) or catalogue.get(args.id)

@@ -14,12 +14,16 @@ solver aims at the middle of each, as the agencies' ranges are centred on their 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Median proportions of the 51 frontal London faces (see benchmarks/accuracy.py), as
 # multiples of the face width at ear level: used to test that a profile can be met at all.
 CANONICAL_CROWN_TO_CHIN = 1.684
 CANONICAL_CROWN_TO_EYE = 0.514 * CANONICAL_CROWN_TO_CHIN
+# Top of the skull above the eyes, in eye-to-chin lengths (0.514 / 0.486, same faces). Used
+# when hair piled high makes the crown unusable: GA 461 lets the eye rule win and "very tall
+# hair may be cropped", so the frame is then solved from the skull and the hair is cut.
+SKULL_ABOVE_EYES = 0.514 / 0.486
 CANONICAL_INTER_EYE = 0.462
 CANONICAL_HEAD_WIDTH = 1.212
 
@@ -47,6 +51,16 @@ class FaceGeometry:
     image_width: float = math.inf
     image_height: float = math.inf
     crown_inside: bool = True
+
+    @property
+    def skull_y(self) -> float:
+        """Where the top of the head would be without hair volume, from the eyes and chin."""
+        return self.eye_y - SKULL_ABOVE_EYES * (self.chin_y - self.eye_y)
+
+    def without_hair(self, crown: bool, width: bool) -> "FaceGeometry":
+        """The head as if hair added no height (crown) or width: skull and ears only."""
+        return replace(self, crown_y=self.skull_y if crown else self.crown_y, crown_inside=self.crown_inside or crown,
+                       head_width=CANONICAL_HEAD_WIDTH * self.face_width if width else self.head_width)
 
     @classmethod
     def from_analysis(cls, analysis) -> "FaceGeometry":
@@ -81,6 +95,8 @@ class Frame:
     crop_width: float
     crop_height: float
     shortfalls: tuple[Shortfall, ...] = field(default=())
+    hair_cropped: bool = False  # framed from the skull: hair above it may be cut off
+
 
     @property
     def feasible(self) -> bool:
@@ -192,9 +208,31 @@ def unsatisfiable_reason(profile) -> str | None:
 
 
 def solve_frame(profile, face: FaceGeometry) -> Frame:
-    """The frame for ``profile`` from this capture's face, with what the capture lacks, if anything."""
-    solved, reason = _solve(profile, face)
-    if solved is None:  # this face's proportions fall outside what the rules allow together
+    """The frame for ``profile`` from this capture's face, with what the capture lacks, if anything.
+
+    The crown and head width from the person mask are tried first. If the crown is cut off, or
+    the rules cannot be met with them (hair piled high or wide), the frame is solved from the
+    skull estimate instead and the hair may be cut, as GA 461 allows.
+    """
+    solved, reason, hair_cropped = None, None, False
+    # Hair can make the crown or the head width useless for framing: then solve as if the
+    # hair added nothing (the hair may be cut), as GA 461 lets the eye rule win.
+    for crown, width in ((False, False), (True, False), (False, True), (True, True)):
+        if crown and face.skull_y <= face.crown_y:
+            continue
+        variant = face.without_hair(crown, width)
+        if not variant.crown_inside:
+            continue
+        solved, why = _solve(profile, variant)
+        reason = reason or why
+        if solved is not None:
+            face, hair_cropped = variant, crown
+            break
+    if solved is None:
+        if not face.crown_inside and face.skull_y <= face.crown_y:
+            return Frame(profile.width[0], profile.height[0], 0.0, 0.0, 0.0, 0.0, 0.0,
+                         (Shortfall("geometry.margin_top", math.inf, "the crown is cut off by the top edge"),))
+        # this face's proportions fall outside what the rules allow together
         return Frame(profile.width[0], profile.height[0], 0.0, 0.0, 0.0, 0.0, 0.0,
                      (Shortfall("geometry.rules", 0.0, reason),))
     u, top, left = solved
@@ -204,14 +242,12 @@ def solve_frame(profile, face: FaceGeometry) -> Frame:
     if profile.fixed_size:
         height = profile.height[0]
     else:
-        height = int(round(width / profile.aspect))
+        height = int(min(max(round(width / profile.aspect), profile.height[0]), profile.height[1]))
     scale = width * u
     crop_height = height / scale
     shortfalls = []
     slack = 1.0
-    if not face.crown_inside:
-        shortfalls.append(Shortfall("geometry.margin_top", math.inf, "the crown is cut off by the top edge"))
-    elif top < -slack:
+    if top < -slack:
         shortfalls.append(Shortfall("geometry.margin_top", -top, f"{-top:.0f} px more above the crown needed"))
     bottom = top + crop_height - face.image_height
     if bottom > slack:
@@ -222,4 +258,4 @@ def solve_frame(profile, face: FaceGeometry) -> Frame:
     if scale > MAX_UPSCALE:
         shortfalls.append(Shortfall("geometry.resolution", scale,
                                     f"the face would be enlarged {scale:.2f}x (at most {MAX_UPSCALE}x)"))
-    return Frame(width, height, scale, left, top, crop_width, crop_height, tuple(shortfalls))
+    return Frame(width, height, scale, left, top, crop_width, crop_height, tuple(shortfalls), hair_cropped)

@@ -140,8 +140,10 @@ BROKEN = {
                                .replace('["kb_max"]', '["width_px", "aspect"]'), ["width_px", "upside down"]),
     "duplicate id": (GOOD + GOOD, ["police.test-card", "duplicate id"]),
     "unknown base": (GOOD.replace('"ga461"', '"ga999"'), ["inherits", "ga999"]),
-    "cycle": (GOOD + GOOD.replace("police.test-card", "police.other").replace('"ga461"', '"police.test-card"')
-              .replace('inherits = "ga461"', 'inherits = "police.other"'), ["circular"]),
+    "cycle": (GOOD.replace('inherits = "ga461"', 'inherits = "police.other"')
+              + GOOD.replace("police.test-card", "police.other").replace('inherits = "ga461"',
+                                                                         'inherits = "police.test-card"'),
+              ["circular"]),
     "unsourced value": (GOOD.replace('keys = ["kb_max"]', 'keys = []'), ["kb_max", "no source"]),
     "wrong agency file": (GOOD.replace("police.test-card", "health.test-card"), ["must start with", "police."]),
     "bad confidence": (GOOD.replace('"medium"', '"sure"'), ["confidence", "'sure'"]),

@@ -89,7 +89,8 @@ def test_background_that_may_not_be_replaced_must_already_match():
 
 
 def test_models_run_once_for_many_credentials(monkeypatch):
-    import photocore.check as check_module
+    import importlib
+    check_module = importlib.import_module("photocore.check")
     calls = []
     real = check_module.analyse
     monkeypatch.setattr(check_module, "analyse", lambda c: calls.append(1) or real(c))
