@@ -25,13 +25,21 @@ def _face_luminance(analysis):
     return analysis.__dict__[key]
 
 
-@register("luminance_variance")
-def luminance_variance(analysis) -> Measurement:
+def _values_or_reason(analysis, name: str, unit: str):
+    """(face luminance values, None), or (None, a not-assessed measurement saying why)."""
     if not analysis.has_face:
-        return not_assessed("luminance_variance", "variance", NO_FACE)
+        return None, not_assessed(name, unit, NO_FACE)
     values = _face_luminance(analysis)
     if values.size == 0:
-        return not_assessed("luminance_variance", "variance", "the face region is empty")
+        return None, not_assessed(name, unit, "the face region is empty")
+    return values, None
+
+
+@register("luminance_variance")
+def luminance_variance(analysis) -> Measurement:
+    values, missing = _values_or_reason(analysis, "luminance_variance", "variance")
+    if missing:
+        return missing
     v = float(np.var(values / 255.0))
     return Measurement("luminance_variance", round(v, 5),
                        clamp_score(100 * math.sin(math.pi * 60 * v / (60 * v + 1))), "variance")
@@ -39,11 +47,9 @@ def luminance_variance(analysis) -> Measurement:
 
 @register("dynamic_range")
 def dynamic_range(analysis) -> Measurement:
-    if not analysis.has_face:
-        return not_assessed("dynamic_range", "bits", NO_FACE)
-    values = _face_luminance(analysis)
-    if values.size == 0:
-        return not_assessed("dynamic_range", "bits", "the face region is empty")
+    values, missing = _values_or_reason(analysis, "dynamic_range", "bits")
+    if missing:
+        return missing
     p = np.bincount(values, minlength=256) / values.size
     p = p[p > 0]
     entropy = float(-(p * np.log2(p)).sum())
