@@ -8,7 +8,7 @@ from datetime import datetime
 
 from .analysis import Analysis, analyse
 from .catalogue import load_catalogue
-from .credentials import judge_credential
+from .credentials import judge_credentials
 from .decode import decode
 from .judge import Result, judge, load_profile
 from .measures import Measurement, measure_all
@@ -46,5 +46,6 @@ def check(source, credentials: list[str] | tuple[str, ...] = (), *, catalogue: s
     results = []
     if not credentials or "capture" in credentials:
         results.append(judge(measurements, load_profile("capture"), "capture"))
-    results.extend(judge_credential(measurements, source, p, captured_at) for p in profiles)
+    by_id = judge_credentials(measurements, source, profiles, captured_at)
+    results.extend(by_id[p.id] for p in profiles)
     return CheckReport(faces=len(source.faces), results=tuple(results), measurements=measurements, analysis=source)

@@ -96,6 +96,27 @@ def _age_verdict(profile: PhotoProfile, captured_at: datetime | None, now: datet
     return make_verdict("capture.age", PASS if days <= profile.max_age_days else FAIL, round(days, 1), limit)
 
 
+def judge_key(profile: PhotoProfile) -> tuple:
+    """Everything a credential's verdicts depend on: equal keys, equal verdicts."""
+    geometry = tuple(sorted((k, r.min, r.max) for k, r in profile.geometry.items()))
+    return (profile.width, profile.height, profile.aspect, geometry, tuple(sorted(profile.content.items())),
+            profile.background_replace, profile.background if not profile.background_replace else None,
+            profile.background_tolerance if not profile.background_replace else None, profile.max_age_days)
+
+
+def judge_credentials(measurements: dict[str, Measurement], analysis, profiles, captured_at=None,
+                      now: datetime | None = None) -> dict[str, Result]:
+    """{credential id: result}, judging each distinct set of rules once (many credentials share one)."""
+    done: dict[tuple, Result] = {}
+    out = {}
+    for profile in profiles:
+        key = judge_key(profile)
+        if key not in done:
+            done[key] = judge_credential(measurements, analysis, profile, captured_at, now)
+        out[profile.id] = replace(done[key], credential=profile.id)
+    return out
+
+
 def judge_credential(measurements: dict[str, Measurement], analysis, profile: PhotoProfile,
                      captured_at: datetime | None = None, now: datetime | None = None) -> Result:
     """Every requirement of ``profile`` for this capture, from the shared measurements."""

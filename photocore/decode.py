@@ -71,17 +71,24 @@ class Capture:
     data: bytes = field(repr=False)
     captured_at: datetime | None = None  # EXIF DateTimeOriginal (camera local time), if present
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _full: np.ndarray | None = field(default=None, init=False, repr=False)
+    _sized: dict = field(default_factory=dict, init=False, repr=False)
 
-    def pixels(self) -> np.ndarray:
-        """Full-resolution HxWx3 uint8 sRGB, decoded from ``data`` once and then cached."""
+    def pixels(self, min_side: int | None = None) -> np.ndarray:
+        """HxWx3 uint8 sRGB with the long side at least ``min_side`` (full resolution if None).
+
+        The cheapest image that is large enough: the analysis copy when it suffices, otherwise
+        a decode at that size (a JPEG at a reduced DCT scale, several times faster than a full
+        decode), cached. Rendering asks for just the resolution its largest output needs.
+        """
+        long_side = max(self.width, self.height)
+        wanted = long_side if min_side is None else min(long_side, max(1, int(min_side)))
+        if max(self.analysis.shape[:2]) >= wanted:
+            return self.analysis
         with self._lock:
-            if self._full is None:
-                full = self.analysis  # already full size when no downscale was needed
-                if full.shape[:2] != (self.height, self.width):  # size already checked: limit=w*h
-                    full = _decode_array(self.data, self.width * self.height, None)[0]
-                object.__setattr__(self, "_full", full)
-            return self._full
+            if wanted not in self._sized:  # size already checked at decode: limit = w * h
+                limit = self.width * self.height
+                self._sized[wanted] = _decode_array(self.data, limit, None if wanted == long_side else wanted)[0]
+            return self._sized[wanted]
 
 
 def decode(source, *, max_pixels: int = DEFAULT_MAX_PIXELS,

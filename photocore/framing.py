@@ -37,6 +37,12 @@ SCALE_RULES = ("face_width", "head_width", "inter_eye", "crown_to_chin")
 VERTICAL_RULES = ("crown_gap", "chin_gap", "eye_line_from_top", "eye_line_from_bottom")
 
 
+def eye_line_angle(analysis) -> float:
+    """Angle of the line from the subject's right to left iris, degrees (0 = level)."""
+    d = analysis.left_iris - analysis.right_iris
+    return math.degrees(math.atan2(float(d[1]), float(d[0])))
+
+
 @dataclass(frozen=True)
 class FaceGeometry:
     """The face as framing sees it, in capture pixels (full resolution)."""
@@ -64,11 +70,23 @@ class FaceGeometry:
 
     @classmethod
     def from_analysis(cls, analysis) -> "FaceGeometry":
+        """The face with its eyes levelled (rotated about the eye midpoint), in capture pixels.
+
+        Rendering levels the eyes before cutting, so the frame is solved in that levelled
+        view; lengths do not change, vertical positions of crown and chin do a little.
+        """
         s = analysis.scale
-        (_, crown_y), inside = analysis.crown
+        (crown_x, crown_y), inside = analysis.crown
+        cx, cy = (float(v) for v in analysis.eye_mid)
+        theta = -math.radians(eye_line_angle(analysis))
+
+        def levelled_y(x, y):
+            return cy + math.sin(theta) * (x - cx) + math.cos(theta) * (y - cy)
+
+        chin = analysis.chin
         return cls(face_width=analysis.face_width * s, head_width=analysis.head_width * s,
-                   inter_eye=analysis.inter_eye * s, crown_y=crown_y * s, eye_y=float(analysis.eye_mid[1]) * s,
-                   chin_y=float(analysis.chin[1]) * s, eye_x=float(analysis.eye_mid[0]) * s,
+                   inter_eye=analysis.inter_eye * s, crown_y=levelled_y(crown_x, crown_y) * s, eye_y=cy * s,
+                   chin_y=levelled_y(float(chin[0]), float(chin[1])) * s, eye_x=cx * s,
                    image_width=float(analysis.full_size[0]), image_height=float(analysis.full_size[1]),
                    crown_inside=inside)
 

@@ -1,0 +1,72 @@
+"""Convert one capture into each credential's photo: check, then render what passed.
+
+"Analyse once, judge many, render few": the models run once, every credential is judged from
+the same measurements, and each distinct output is rendered once for all credentials that
+share it. A credential whose checks fail gets no photo, only its reasons: never a silently
+wrong photo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .analysis import analyse
+from .catalogue import load_catalogue
+from .credentials import judge_credentials
+from .decode import decode
+from .judge import FAIL, Result
+from .measures import measure_all
+from .render import Failure, Rendition, render_all
+
+
+@dataclass(frozen=True)
+class Outcome:
+    credential: str
+    result: Result  # the credential's verdicts
+    rendition: Rendition | None  # None when the checks failed
+
+    @property
+    def ok(self) -> bool:
+        return self.result.compliant and self.rendition is not None and self.rendition.ok
+
+    @property
+    def failures(self) -> list[Failure]:
+        out = [Failure(v.code, v.message_zh, v.message_en, f"value {v.value}, limit {v.limit}")
+               for v in self.result.verdicts if v.status == FAIL]
+        if self.rendition is not None:
+            out += list(self.rendition.failures)
+        return out
+
+
+@dataclass
+class Conversion:
+    outcomes: list[Outcome]
+    analysis: object
+    timings: dict = field(default_factory=dict)  # seconds per stage
+
+    @property
+    def distinct_renders(self) -> int:
+        return len({o.rendition.render_key for o in self.outcomes if o.rendition is not None})
+
+
+def convert(source, credentials, *, catalogue: str | None = None, captured_at: datetime | None = None) -> Conversion:
+    """Check ``source`` against each credential id and render those that pass."""
+    timings = {}
+    start = time.perf_counter()
+    profiles = [load_catalogue(catalogue).get(c) for c in credentials]
+    capture = source if hasattr(source, "analysis") else decode(source)
+    timings["decode"] = time.perf_counter() - start
+    mark = time.perf_counter()
+    analysis = analyse(capture)
+    timings["analyse"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    measurements = measure_all(analysis)
+    results = judge_credentials(measurements, analysis, profiles, captured_at)
+    timings["judge"] = time.perf_counter() - mark
+    passing = [p for p in profiles if results[p.id].compliant]
+    renditions = render_all(capture, analysis, passing, timings=timings)
+    timings["total"] = time.perf_counter() - start
+    outcomes = [Outcome(p.id, results[p.id], renditions.get(p.id)) for p in profiles]
+    return Conversion(outcomes, analysis, timings)

@@ -1,0 +1,154 @@
+"""The render stage: one capture to every credential's photo, each distinct output made once.
+
+Many of the 184 credentials share one output (same size, framing rules, background, colour,
+format and byte window): ``render_key`` names that output and ``render_all`` renders each key
+once and hands the same rendition to every credential that shares it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, replace
+
+from ..framing import Frame, FaceGeometry, eye_line_angle, solve_frame
+from ..judge import messages
+from .encode import EXTENSIONS, encode
+from .pixels import Source, cut, replace_background, to_grey
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message_zh: str
+    message_en: str
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message_zh": self.message_zh, "message_en": self.message_en,
+                "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Rendition:
+    render_key: str
+    credentials: tuple[str, ...]  # every credential this output serves
+    data: bytes | None  # None when the photo could not be produced
+    format: str
+    width: int
+    height: int
+    dpi: int | None
+    quality: int | None
+    reached_target: bool
+    failures: tuple[Failure, ...] = ()
+    frame: Frame | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None and not self.failures
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+    @property
+    def bytes(self) -> int:
+        return len(self.data) if self.data else 0
+
+
+_RENDER_KEYS = ("width", "height", "aspect", "dpi", "formats", "colour", "jpeg_quality_min", "kb_min", "kb_max",
+                "background_replace")
+
+
+def render_key(profile) -> str:
+    """Names the output ``profile`` asks for: equal keys mean identical photos from one capture."""
+    spec = {k: getattr(profile, k) for k in _RENDER_KEYS}
+    spec["formats"] = spec["formats"][:1]
+    spec["background"] = profile.background[0] if profile.background_replace else None
+    spec["geometry"] = {k: [r.min, r.max] for k, r in sorted(profile.geometry.items())}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()
+    return digest[:16]
+
+
+def _failure(code: str, detail: str = "") -> Failure:
+    text = messages().get(code) or messages()[code.replace("render.", "geometry.", 1)]
+    return Failure(code, text["advice_zh"], text["advice_en"], detail)
+
+
+def _resized(frame: Frame, width: int, profile) -> Frame:
+    height = profile.height[0] if profile.fixed_size else int(round(width / profile.aspect))
+    return replace(frame, width_px=width, height_px=height, scale=width / frame.crop_width)
+
+
+def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[str, ...],
+                frame: Frame, timings: dict) -> Rendition:
+    empty = dict(render_key=key, credentials=credentials, data=None, format=profile.formats[0],
+                 dpi=profile.dpi, quality=None, reached_target=False, frame=frame)
+    if not frame.feasible:
+        failures = tuple(_failure(s.code.replace("geometry.", "render.", 1), s.detail) for s in frame.shortfalls)
+        return Rendition(width=frame.width_px, height=frame.height_px, failures=failures, **empty)
+    roll, centre = eye_line_angle(analysis), analysis.eye_mid * analysis.scale
+    sizes = [frame.width_px]
+    if not profile.fixed_size:  # a ranged size may shrink to fit the byte window
+        step = max(1, (frame.width_px - profile.width[0]) // 4)
+        sizes += list(range(frame.width_px - step, profile.width[0] - 1, -step))[:4] + [profile.width[0]]
+    encoded = None
+    for width in dict.fromkeys(sizes):
+        current = _resized(frame, width, profile) if width != frame.width_px else frame
+        mark = time.perf_counter()
+        photo, alpha = cut(source, current, roll, centre)
+        if profile.background_replace:
+            photo = replace_background(photo, alpha, source.background_colour, profile.background[0])
+        if profile.colour == "grey":
+            photo = to_grey(photo)
+        timings["render"] = timings.get("render", 0.0) + time.perf_counter() - mark
+        mark = time.perf_counter()
+        encoded = encode(photo, profile, source.encode_hint)
+        timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - mark
+        if encoded.problem != "render.bytes_over":
+            break
+    failures = ()
+    if encoded.problem:
+        kb = f"{encoded.data and len(encoded.data) / 1024:.1f} KB against {profile.kb_min or 0:g}-{profile.kb_max or 0:g} KB"
+        failures = (_failure(encoded.problem, kb),)
+    return Rendition(render_key=key, credentials=credentials, data=encoded.data, format=encoded.format,
+                     width=current.width_px, height=current.height_px, dpi=profile.dpi, quality=encoded.quality,
+                     reached_target=encoded.reached_target, failures=failures, frame=current)
+
+
+def render_all(capture, analysis, profiles, timings: dict | None = None) -> dict[str, Rendition]:
+    """{credential id: rendition} for ``profiles``, each distinct output rendered once.
+
+    ``timings``, if given, accumulates seconds spent in "source" (decoding the pixels the
+    renders need), "render" (cut, background, colour) and "encode".
+    """
+    timings = {} if timings is None else timings
+    groups: dict[str, list] = {}
+    for profile in profiles:
+        groups.setdefault(render_key(profile), []).append(profile)
+    if not analysis.has_face:
+        out = {}
+        for key, members in groups.items():
+            p = members[0]
+            r = Rendition(key, tuple(m.id for m in members), None, p.formats[0], p.width[0], p.height[0], p.dpi,
+                          None, False, (_failure("render.no_face"),))
+            out.update({m.id: r for m in members})
+        return out
+    face = FaceGeometry.from_analysis(analysis)
+    frames = {key: solve_frame(members[0], face) for key, members in groups.items()}
+    max_scale = max((f.scale for f in frames.values() if f.feasible), default=1.0)
+    mark = time.perf_counter()
+    source = Source(capture, analysis, max_scale)
+    timings["source"] = timings.get("source", 0.0) + time.perf_counter() - mark
+    out = {}
+    for key, members in groups.items():
+        rendition = _render_one(source, analysis, members[0], key, tuple(m.id for m in members), frames[key],
+                                timings)
+        out.update({m.id: rendition for m in members})
+    return out
+
+
+def count_renders(profiles) -> int:
+    """How many distinct outputs ``profiles`` need."""
+    return len({render_key(p) for p in profiles})
