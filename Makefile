@@ -18,12 +18,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(VENV)/.installed $@
 
-# The main job on the sample capture: check it as a master capture and draw what was seen.
+# The main job on the sample capture: every credential's photo, a report and a contact sheet.
 run: $(VENV)/.installed
-	@mkdir -p out
-	@$(BIN)/photocore check examples/sample_capture.jpg --annotate out/sample_capture-annotated.png; \
-	status=$$?; echo; echo "annotated image: out/sample_capture-annotated.png (exit code $$status)"; \
-	test $$status -le 1
+	@$(BIN)/photocore convert examples/sample_capture.jpg --all --out out/sample_capture; \
+	status=$$?; test $$status -le 1
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -77,6 +77,53 @@ def cmd_check(args) -> int:
     return exit_code
 
 
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a photo."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def cmd_convert(args) -> int:
+    from .contact_sheet import render_sheet, report_row
+    from .convert import convert
+
+    catalogue = load_catalogue(args.catalogue)
+    credentials = list(dict.fromkeys(args.credential or ()))
+    if args.all or not credentials:
+        credentials += [c for c in catalogue.credentials if c not in credentials]
+    captured_at = _parse_time(args.captured_at) if args.captured_at else None
+    conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for outcome in conversion.outcomes:
+            name = None
+            if outcome.ok:
+                name = f"{outcome.credential}.{outcome.rendition.extension}"
+                _write_atomic(out / name, outcome.rendition.data)
+            rows.append(report_row(outcome, name))
+        _write_atomic(out / "report.json", json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8"))
+        profiles = {o.credential: catalogue.get(o.credential) for o in conversion.outcomes}
+        sheet = render_sheet(conversion.outcomes, profiles, rows, f"photocore: {Path(args.image).name}")
+        _write_atomic(out / "index.html", sheet.encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {out}: {exc}", code="output.unwritable") from exc
+    failed = [r for r in rows if r["status"] != "ok"]
+    if args.json:
+        _print_json(rows)
+    else:
+        print(f"{args.image}: {len(rows) - len(failed)} of {len(rows)} credential photos written to {out}/ "
+              f"from {conversion.distinct_renders} distinct renders "
+              f"({conversion.timings['total'] * 1000:.0f} ms)")
+        for row in failed:
+            reasons = "; ".join(f"{f['code']} {f['message_zh']} / {f['message_en']}" for f in row["failures"])
+            print(f"  FAILED {row['credential']}: {reasons}")
+        print(f"contact sheet: {out / 'index.html'}")
+    return EXIT_FAIL if failed else EXIT_OK
+
+
 def _parse_time(text: str):
     from datetime import datetime
     try:
@@ -167,6 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="machine-readable output (see README)")
     check.add_argument("--annotate", metavar="OUT.png", help="write the image with what the checks saw")
     check.set_defaults(run=cmd_check)
+
+    conv = sub.add_parser("convert", help="make each credential's photo from one capture")
+    conv.add_argument("image", metavar="IMAGE")
+    conv.add_argument("--out", required=True, metavar="DIR", help="where the photos, report.json and index.html go")
+    conv.add_argument("--credential", action="append", metavar="ID", help="this credential (repeatable)")
+    conv.add_argument("--all", action="store_true", help="every credential in the catalogue (the default)")
+    conv.add_argument("--json", action="store_true", help="print report.json's rows")
+    conv.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
+    conv.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    conv.set_defaults(run=cmd_convert)
 
     specs = sub.add_parser("specs", help="the credential catalogue: list, show, validate, document")
     specs.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")

@@ -228,13 +228,12 @@ def unsatisfiable_reason(profile) -> str | None:
 def solve_frame(profile, face: FaceGeometry) -> Frame:
     """The frame for ``profile`` from this capture's face, with what the capture lacks, if anything.
 
-    The crown and head width from the person mask are tried first. If the crown is cut off, or
-    the rules cannot be met with them (hair piled high or wide), the frame is solved from the
-    skull estimate instead and the hair may be cut, as GA 461 allows.
+    The crown and head width from the person mask are tried first. If the crown is cut off,
+    or hair piled high or wide makes the rules unmeetable or pushes the frame past the
+    capture's edge, the frame is solved as if the hair added nothing (skull and ears only)
+    and the hair may be cut, as GA 461 allows ("the eye rule wins").
     """
-    solved, reason, hair_cropped = None, None, False
-    # Hair can make the crown or the head width useless for framing: then solve as if the
-    # hair added nothing (the hair may be cut), as GA 461 lets the eye rule win.
+    first, reason = None, None
     for crown, width in ((False, False), (True, False), (False, True), (True, True)):
         if crown and face.skull_y <= face.crown_y:
             continue
@@ -243,17 +242,24 @@ def solve_frame(profile, face: FaceGeometry) -> Frame:
             continue
         solved, why = _solve(profile, variant)
         reason = reason or why
-        if solved is not None:
-            face, hair_cropped = variant, crown
-            break
-    if solved is None:
-        if not face.crown_inside and face.skull_y <= face.crown_y:
-            return Frame(profile.width[0], profile.height[0], 0.0, 0.0, 0.0, 0.0, 0.0,
-                         (Shortfall("geometry.margin_top", math.inf, "the crown is cut off by the top edge"),))
-        # this face's proportions fall outside what the rules allow together
+        if solved is None:
+            continue
+        frame = _frame(profile, variant, *solved, hair_cropped=crown)
+        if frame.feasible:
+            return frame
+        first = first or frame
+    if first is not None:
+        return first
+    if not face.crown_inside and face.skull_y <= face.crown_y:
         return Frame(profile.width[0], profile.height[0], 0.0, 0.0, 0.0, 0.0, 0.0,
-                     (Shortfall("geometry.rules", 0.0, reason),))
-    u, top, left = solved
+                     (Shortfall("geometry.margin_top", math.inf, "the crown is cut off by the top edge"),))
+    # this face's proportions fall outside what the rules allow together
+    return Frame(profile.width[0], profile.height[0], 0.0, 0.0, 0.0, 0.0, 0.0,
+                 (Shortfall("geometry.rules", 0.0, reason),))
+
+
+def _frame(profile, face: FaceGeometry, u: float, top: float, left: float, hair_cropped: bool) -> Frame:
+    """The output size, scale and crop for a solved framing, and what the capture lacks for it."""
     (w_min, w_max) = profile.width
     crop_width = 1.0 / u
     width = int(min(max(math.floor(crop_width), w_min), w_max))  # the largest size without upscaling

@@ -1,0 +1,67 @@
+"""What `photocore convert` writes beside the photos: report.json rows and index.html.
+
+The contact sheet is one self-contained HTML file (inline CSS, photos by relative path) that
+opens offline: every credential's photo with its name and rules, or the reasons it was not
+made, so a clerk or an integrator can see the whole result at a glance.
+"""
+
+from __future__ import annotations
+
+import html
+
+from .catalogue.docs import profile_lines
+
+
+def report_row(outcome, file: str | None) -> dict:
+    r = outcome.rendition
+    return {
+        "credential": outcome.credential,
+        "status": "ok" if outcome.ok else "failed",
+        "file": file,
+        "width": r.width if r else None,
+        "height": r.height if r else None,
+        "dpi": r.dpi if r else None,
+        "bytes": r.bytes if r and r.data else None,
+        "quality": r.quality if r else None,
+        "reached_target": bool(r and r.reached_target),
+        "render_key": r.render_key if r else None,
+        "failures": [f.to_dict() for f in outcome.failures],
+    }
+
+
+_STYLE = """
+body{font-family:system-ui,"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;background:#f4f4f4;color:#222}
+h1{font-size:20px}.summary{margin-bottom:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:14px}
+.card{background:#fff;border-radius:6px;padding:10px;box-shadow:0 1px 3px rgba(0,0,0,.15);font-size:12px}
+.card.failed{border:2px solid #c62828}
+.card img{display:block;margin:0 auto 8px;max-width:100%;max-height:260px;border:1px solid #ccc;background:#fff}
+.id{font-family:monospace;font-size:11px;color:#555}.name{font-weight:600;margin:2px 0}
+.fail{color:#c62828;margin:4px 0}details{margin-top:6px;color:#444}details ul{padding-left:16px;margin:4px 0}
+"""
+
+
+def render_sheet(outcomes, profiles: dict, rows: list[dict], title: str) -> str:
+    ok = sum(1 for r in rows if r["status"] == "ok")
+    keys = {r["render_key"] for r in rows if r["render_key"] and r["status"] == "ok"}
+    cards = []
+    for outcome, row in zip(outcomes, rows):
+        p = profiles[outcome.credential]
+        parts = [f'<div class="card {"ok" if row["status"] == "ok" else "failed"}">']
+        if row["file"]:
+            parts.append(f'<img src="{html.escape(row["file"])}" alt="{html.escape(p.name_en)}" loading="lazy">')
+        parts.append(f'<div class="id">{html.escape(p.id)}</div>')
+        parts.append(f'<div class="name">{html.escape(p.name_zh)} / {html.escape(p.name_en)}</div>')
+        if row["file"]:
+            parts.append(f'<div>{row["width"]}x{row["height"]} px, {row["dpi"] or "-"} dpi, '
+                         f'{row["bytes"] / 1024:.1f} KB, quality {row["quality"] or "-"}</div>')
+        for failure in row["failures"]:
+            parts.append(f'<div class="fail">{html.escape(failure["code"])}: {html.escape(failure["message_zh"])}'
+                         f' / {html.escape(failure["message_en"])}</div>')
+        rules = "".join(f"<li>{html.escape(line[2:])}</li>" for line in profile_lines(p))
+        parts.append(f"<details><summary>rules and sources</summary><ul>{rules}</ul></details></div>")
+        cards.append("".join(parts))
+    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f'<div class="summary">{ok} of {len(rows)} credentials produced from {len(keys)} distinct renders.</div>'
+            f'<div class="grid">{"".join(cards)}</div></body></html>\n')

@@ -1,0 +1,239 @@
+"""Rendering every credential's photo from real captures, and checking each photo again."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+import photocore
+from photocore.catalogue import load_catalogue
+from photocore.render import count_renders, render_all, render_key
+from photocore.render.verify import verify
+
+from conftest import DATA, NEUTRAL, jpeg_bytes, load_rgb
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_capture.jpg"
+PORTRAIT = DATA / "misc_woman_portrait.jpg"
+MARGIN_CODES = {"render.margin_top", "render.margin_bottom", "render.margin_sides"}
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue()
+
+
+def rendered(path_or_bytes, profiles):
+    capture = photocore.decode(path_or_bytes)
+    analysis = photocore.analyse(capture)
+    return render_all(capture, analysis, profiles), analysis
+
+
+@pytest.mark.parametrize("face", [SAMPLE, *NEUTRAL[:3]], ids=lambda p: p.stem)
+def test_round_trip_all_184_credentials(catalogue, face):
+    """Every photo, decoded and analysed again, meets its own credential's rules."""
+    profiles = list(catalogue.credentials.values())
+    out, _ = rendered(face, profiles)
+    assert set(out) == set(catalogue.credentials)
+    checked = {}
+    for credential, r in out.items():
+        if not r.ok:
+            # a capture may lack room for some framings; that must be said, never faked
+            assert r.data is None and {f.code for f in r.failures} <= MARGIN_CODES, (credential, r.failures)
+            continue
+        if r.render_key not in checked:
+            checked[r.render_key] = verify(r.data, catalogue.get(credential), hair_cropped=r.frame.hair_cropped)
+        assert checked[r.render_key] == [], (credential, [str(v) for v in checked[r.render_key]])
+        assert r.reached_target and r.width and r.dpi == catalogue.get(credential).dpi
+    produced = sum(r.ok for r in out.values())
+    assert produced >= 150, produced
+    if face == SAMPLE:
+        assert produced == 184
+
+
+def test_184_credentials_need_few_distinct_renders(catalogue, monkeypatch):
+    import photocore.render as render_module
+    profiles = list(catalogue.credentials.values())
+    distinct = count_renders(profiles)
+    assert 5 <= distinct <= 40
+    calls = []
+    real = render_module.cut
+    monkeypatch.setattr(render_module, "cut", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out, _ = rendered(SAMPLE, profiles)
+    assert len(calls) == distinct
+    by_key = {}
+    for credential, r in out.items():
+        by_key.setdefault(r.render_key, r)
+        assert by_key[r.render_key] is r  # the very same rendition object is shared
+        assert r.render_key == render_key(catalogue.get(credential))
+
+
+def test_outputs_carry_no_exif_or_gps(catalogue):
+    image = Image.open(NEUTRAL[0])
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    exif.get_ifd(0x8825)[2] = (30.0, 0.0, 0.0)  # GPS latitude
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95, exif=exif)
+    assert b"CameraMaker" in buffer.getvalue()
+    out, _ = rendered(buffer.getvalue(), [catalogue.get("police.resident-id-card")])
+    data = out["police.resident-id-card"].data
+    assert b"Exif" not in data and b"CameraMaker" not in data
+    with Image.open(io.BytesIO(data)) as im:
+        assert not im.getexif() and im.info["dpi"] == (350, 350) and "exif" not in im.info
+
+
+def test_background_replaced_only_where_allowed(catalogue):
+    out, _ = rendered(SAMPLE, [catalogue.get("police.resident-id-card"), catalogue.get("police.passport")])
+    id_photo = np.asarray(Image.open(io.BytesIO(out["police.resident-id-card"].data)).convert("RGB")).astype(int)
+    passport = np.asarray(Image.open(io.BytesIO(out["police.passport"].data)).convert("RGB")).astype(int)
+    corner = id_photo[:20, :20].reshape(-1, 3).mean(axis=0)
+    assert (corner > 245).all(), corner  # white, as GA 461 requires
+    original = passport[:20, :20].reshape(-1, 3).mean(axis=0)
+    assert (original < 240).all() and (original > 180).all(), original  # the capture's own light grey
+
+
+def test_eyes_are_levelled(catalogue):
+    image = load_rgb(NEUTRAL[1])
+    h, w = image.shape[:2]
+    tilted = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), 6, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REPLICATE)
+    out, before = rendered(jpeg_bytes(tilted), [catalogue.get("police.resident-id-card")])
+    after = photocore.analyse(photocore.decode(out["police.resident-id-card"].data))
+    assert abs(before.pose[2]) > 4 and abs(after.pose[2]) < 1.5
+
+
+def overlay(tmp_path, body: str) -> str:
+    (tmp_path / "credentials").mkdir(exist_ok=True)
+    (tmp_path / "credentials" / "police.toml").write_text(textwrap.dedent(body), encoding="utf-8")
+    return str(tmp_path)
+
+
+def test_byte_window_that_cannot_be_met_says_so_and_never_pads(tmp_path):
+    root = overlay(tmp_path, """
+        [[credential]]
+        id = "police.tiny-card"
+        name_zh = "小文件"
+        name_en = "Tiny file"
+        inherits = "ga461"
+        kb_min = 1
+        kb_max = 3
+        [[credential.sources]]
+        ref = "test"
+        confidence = "low"
+        keys = ["kb_min", "kb_max"]
+
+        [[credential]]
+        id = "police.huge-card"
+        name_zh = "大文件"
+        name_en = "Huge file"
+        inherits = "ga461"
+        kb_min = 400
+        kb_max = 500
+        [[credential.sources]]
+        ref = "test"
+        confidence = "low"
+        keys = ["kb_min", "kb_max"]
+    """)
+    catalogue = load_catalogue(root)
+    out, _ = rendered(SAMPLE, [catalogue.get("police.tiny-card"), catalogue.get("police.huge-card")])
+    tiny, huge = out["police.tiny-card"], out["police.huge-card"]
+    assert not tiny.reached_target and tiny.failures[0].code == "render.bytes_over" and tiny.quality == 70
+    assert not huge.reached_target and huge.failures[0].code == "render.bytes_under"
+    assert huge.bytes < 400 * 1024  # not padded up to the minimum
+    assert huge.quality == 100
+
+
+def test_grey_and_png_profiles(tmp_path):
+    root = overlay(tmp_path, """
+        [[credential]]
+        id = "police.grey-card"
+        name_zh = "黑白"
+        name_en = "Grey card"
+        inherits = "ga461"
+        colour = "grey"
+        formats = ["png"]
+        kb_max = 400
+        [[credential.sources]]
+        ref = "test"
+        confidence = "low"
+        keys = ["colour", "formats", "kb_max"]
+    """)
+    catalogue = load_catalogue(root)
+    out, _ = rendered(SAMPLE, [catalogue.get("police.grey-card")])
+    r = out["police.grey-card"]
+    with Image.open(io.BytesIO(r.data)) as im:
+        assert im.format == "PNG" and im.mode == "L" and im.size == (358, 441) and round(im.info["dpi"][0]) == 350
+    assert r.extension == "png"
+
+
+def test_failures_have_codes(catalogue):
+    profiles = [catalogue.get("police.resident-id-card")]
+    out, _ = rendered(PORTRAIT, profiles)  # the crown is cut off by the top edge
+    assert [f.code for f in out["police.resident-id-card"].failures] == ["render.margin_top"]
+    small = cv2.resize(load_rgb(NEUTRAL[0]), (240, 240), interpolation=cv2.INTER_AREA)
+    out, _ = rendered(jpeg_bytes(small), profiles)
+    assert "render.resolution" in {f.code for f in out["police.resident-id-card"].failures}
+    out, _ = rendered(jpeg_bytes(np.full((300, 300, 3), 200, np.uint8)), profiles)
+    assert out["police.resident-id-card"].failures[0].code == "render.no_face"
+    assert all(f.message_zh and f.message_en for f in out["police.resident-id-card"].failures)
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_cli_convert_writes_photos_report_and_contact_sheet(tmp_path):
+    exe = Path(sys.executable).with_name("photocore")
+    proc = subprocess.run([str(exe), "convert", str(SAMPLE), "--all", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "index.html" in proc.stdout
+    rows = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert len(rows) == 184
+    need = {"credential", "status", "file", "width", "height", "dpi", "bytes", "quality", "reached_target",
+            "render_key", "failures"}
+    for row in rows:
+        assert need <= set(row)
+        if row["status"] == "ok":
+            assert (tmp_path / row["file"]).stat().st_size == row["bytes"]
+            assert row["file"] == f"{row['credential']}.jpg"
+    page = _Links()
+    page.feed((tmp_path / "index.html").read_text(encoding="utf-8"))
+    assert sorted(page.images) == sorted(r["file"] for r in rows if r["file"])
+    text = "".join(page.text)
+    assert "police.resident-id-card" in text and "居民身份证" in text
+    assert len({r["render_key"] for r in rows}) == count_renders(load_catalogue().credentials.values())
+
+
+def test_cli_convert_failures_and_bad_input(tmp_path):
+    exe = Path(sys.executable).with_name("photocore")
+    proc = subprocess.run([str(exe), "convert", str(PORTRAIT), "--credential", "police.resident-id-card",
+                           "--out", str(tmp_path / "a"), "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    (row,) = json.loads(proc.stdout)
+    assert row["status"] == "failed" and row["file"] is None
+    assert "render.margin_top" in {f["code"] for f in row["failures"]} or row["failures"]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    proc = subprocess.run([str(exe), "convert", str(bad), "--out", str(tmp_path / "b")], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2 and "decode.unsupported" in proc.stderr and "Traceback" not in proc.stderr
