@@ -2,7 +2,8 @@
 
 Many of the 184 credentials share one output (same size, framing rules, background, colour,
 format and byte window): ``render_key`` names that output and ``render_all`` renders each key
-once and hands the same rendition to every credential that shares it.
+once and hands the same rendition to every credential that shares it. Outputs that differ only
+in their file (byte window, format) share their pixels too (``pixel_key``).
 """
 
 from __future__ import annotations
@@ -57,18 +58,28 @@ class Rendition:
         return len(self.data) if self.data else 0
 
 
-_RENDER_KEYS = ("width", "height", "aspect", "dpi", "formats", "colour", "jpeg_quality_min", "kb_min", "kb_max",
-                "background_replace")
+_PIXEL_KEYS = ("width", "height", "aspect", "colour", "background_replace")
+_FILE_KEYS = ("dpi", "formats", "jpeg_quality_min", "kb_min", "kb_max")
+
+
+def _digest(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def pixel_key(profile) -> str:
+    """Names the pixels ``profile`` asks for (framing, size, background, colour)."""
+    spec = {k: getattr(profile, k) for k in _PIXEL_KEYS}
+    spec["background"] = profile.background[0] if profile.background_replace else None
+    spec["geometry"] = {k: [r.min, r.max] for k, r in sorted(profile.geometry.items())}
+    return _digest(spec)
 
 
 def render_key(profile) -> str:
-    """Names the output ``profile`` asks for: equal keys mean identical photos from one capture."""
-    spec = {k: getattr(profile, k) for k in _RENDER_KEYS}
+    """Names the output ``profile`` asks for: equal keys mean identical files from one capture."""
+    spec = {k: getattr(profile, k) for k in _FILE_KEYS}
     spec["formats"] = spec["formats"][:1]
-    spec["background"] = profile.background[0] if profile.background_replace else None
-    spec["geometry"] = {k: [r.min, r.max] for k, r in sorted(profile.geometry.items())}
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()
-    return digest[:16]
+    spec["pixels"] = pixel_key(profile)
+    return _digest(spec)
 
 
 def _failure(code: str, detail: str = "") -> Failure:
@@ -79,6 +90,21 @@ def _failure(code: str, detail: str = "") -> Failure:
 def _resized(frame: Frame, width: int, profile) -> Frame:
     height = profile.height[0] if profile.fixed_size else int(round(width / profile.aspect))
     return replace(frame, width_px=width, height_px=height, scale=width / frame.crop_width)
+
+
+def _pixels(source: Source, profile, frame: Frame, roll: float, centre):
+    """The photo's pixels, made once per (pixel key, width) and shared by outputs that differ
+    only in their file (format, byte window, DPI)."""
+    key = (pixel_key(profile), frame.width_px)
+    if key not in source.photos:
+        photo, alpha = cut(source, frame, roll, centre)
+        if profile.background_replace:
+            photo = replace_background(photo, alpha, source.background_colour, profile.background[0])
+        if profile.colour == "grey":
+            photo = to_grey(photo)
+        photo.setflags(write=False)
+        source.photos[key] = photo
+    return source.photos[key]
 
 
 def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[str, ...],
@@ -97,11 +123,7 @@ def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[
     for width in dict.fromkeys(sizes):
         current = _resized(frame, width, profile) if width != frame.width_px else frame
         mark = time.perf_counter()
-        photo, alpha = cut(source, current, roll, centre)
-        if profile.background_replace:
-            photo = replace_background(photo, alpha, source.background_colour, profile.background[0])
-        if profile.colour == "grey":
-            photo = to_grey(photo)
+        photo = _pixels(source, profile, current, roll, centre)
         timings["render"] = timings.get("render", 0.0) + time.perf_counter() - mark
         mark = time.perf_counter()
         encoded = encode(photo, profile, source.encode_hint)

@@ -32,6 +32,7 @@ class Source:
         self.analysis = analysis
         self._background = None
         self.encode_hint: dict = {}  # JPEG bytes per pixel by quality, learnt from this capture
+        self.photos: dict = {}  # (pixel key, width) -> finished pixels, shared between outputs
 
     def level_for(self, scale: float):
         """The smallest level with at least ``scale`` pixels per capture pixel."""
