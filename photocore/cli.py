@@ -93,17 +93,23 @@ def cmd_convert(args) -> int:
     if args.all or not credentials:
         credentials += [c for c in catalogue.credentials if c not in credentials]
     captured_at = _parse_time(args.captured_at) if args.captured_at else None
-    conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at)
+    signing = _signing_options(args, captured_at) if args.sign else None
+    conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at, signing=signing)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         rows = []
         for outcome in conversion.outcomes:
-            name = None
+            name, signed, sm2_name = None, conversion.signed.get(outcome.credential), None
             if outcome.ok:
                 name = f"{outcome.credential}.{outcome.rendition.extension}"
-                _write_atomic(out / name, outcome.rendition.data)
-            rows.append(report_row(outcome, name))
+                _write_atomic(out / name, signed.data if signed else outcome.rendition.data)
+                if signed:
+                    _write_atomic(out / f"{name}.jws", signed.jws.encode("ascii"))
+                    if signed.sm2:
+                        sm2_name = f"{name}.sm2.json"
+                        _write_atomic(out / sm2_name, signed.sm2)
+            rows.append(report_row(outcome, name, signed, sm2_name))
         _write_atomic(out / "report.json", json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8"))
         profiles = {o.credential: catalogue.get(o.credential) for o in conversion.outcomes}
         sheet = render_sheet(conversion.outcomes, profiles, rows, f"photocore: {Path(args.image).name}")
@@ -122,6 +128,77 @@ def cmd_convert(args) -> int:
             print(f"  FAILED {row['credential']}: {reasons}")
         print(f"contact sheet: {out / 'index.html'}")
     return EXIT_FAIL if failed else EXIT_OK
+
+
+def _signing_options(args, captured_at):
+    from .sign import CaptureInfo, load_signer
+    from .sign.stage import SigningOptions
+
+    if not args.keys:
+        raise ConfigError("--sign needs --keys DIR (see `photocore keys init`)", code="config.invalid")
+    sm2 = None
+    if args.sm2:
+        from .sign.sm2 import Sm2Signer
+        sm2 = Sm2Signer(args.keys)
+    capture = CaptureInfo(station_id=args.station or os.environ.get("PHOTOCORE_STATION", "station-1"),
+                          operator_id=args.operator or os.environ.get("PHOTOCORE_OPERATOR"),
+                          captured_at=captured_at.isoformat() if captured_at else None,
+                          device=args.device or os.environ.get("PHOTOCORE_DEVICE"))
+    return SigningOptions(load_signer(args.keys), capture, c2pa=args.c2pa, sm2=sm2)
+
+
+def cmd_keys(args) -> int:
+    from . import sign
+
+    if args.keys_command == "init":
+        sign.init_keys(args.directory, alg=args.alg, station=args.station, usage_days=args.usage_days)
+        if args.sm2:
+            from .sign.sm2 import create_key
+            create_key(args.directory)
+        print(f"key store created in {args.directory}; give agencies {Path(args.directory) / 'root.pem'}")
+    elif args.keys_command == "add":
+        kid = sign.add_station_key(args.directory, station=args.station, usage_days=args.usage_days)
+        print(f"station key {kid} added")
+    elif args.keys_command == "revoke":
+        sign.revoke(args.directory, args.kid)
+        print(f"station key {args.kid} revoked (publish {Path(args.directory) / 'revoked.json'})")
+    else:
+        rows = sign.list_keys(args.directory)
+        if args.json:
+            _print_json(rows)
+        for r in rows if not args.json else ():
+            state = "revoked" if r["revoked"] else f"signs {r['usage_from'][:10]} to {r['usage_until'][:10]}"
+            print(f"{r['kid']}  {state}  valid until {r['valid_until'][:10]}  {r['subject']}")
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from .sign import verify
+    from .sign.verify import load_trust
+
+    try:
+        photo = Path(args.photo).read_bytes()
+        token = Path(args.signature or f"{args.photo}.jws").read_text(encoding="ascii")
+        gone = set(json.loads(Path(args.revoked).read_text(encoding="utf-8"))["revoked"]) if args.revoked else set()
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"cannot read the photo, signature or revocation list: {exc}", code="verify.unusable") from exc
+    result = verify(photo, token, load_trust(args.trust), gone)
+    out = result.to_dict()
+    if result.valid and args.sm2_public:
+        from .sign.manifest import canonical
+        from .sign.sm2 import verify_sidecar
+        try:
+            sidecar = Path(f"{args.photo}.sm2.json").read_bytes()
+            ok, signed = verify_sidecar(sidecar, Path(args.sm2_public).read_text(encoding="ascii"))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"cannot read the SM2 signature: {exc}", code="verify.unusable") from exc
+        if not ok or signed != canonical(result.manifest):
+            out.update(valid=False, code="verify.bad_signature", message="the SM2 signature does not match")
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"{args.photo}: {'VALID' if out['valid'] else 'INVALID ' + out['code']}: {out['message']}")
+    return EXIT_OK if out["valid"] else EXIT_FAIL
 
 
 def _parse_time(text: str):
@@ -223,7 +300,43 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--json", action="store_true", help="print report.json's rows")
     conv.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
     conv.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    conv.add_argument("--sign", action="store_true", help="sign every photo (writes <photo>.jws)")
+    conv.add_argument("--keys", metavar="DIR", help="the key store (photocore keys init)")
+    conv.add_argument("--station", help="capture station id for the manifest (or $PHOTOCORE_STATION)")
+    conv.add_argument("--operator", help="operator id for the manifest (or $PHOTOCORE_OPERATOR)")
+    conv.add_argument("--device", help="capture device for the manifest (or $PHOTOCORE_DEVICE)")
+    conv.add_argument("--c2pa", action=argparse.BooleanOptionalAction, default=None,
+                      help="embed a C2PA manifest in every JPEG (default: as each credential's profile says)")
+    conv.add_argument("--sm2", action="store_true", help="also write an SM2-SM3 signature (<photo>.sm2.json)")
     conv.set_defaults(run=cmd_convert)
+
+    keys = sub.add_parser("keys", help="the signing key store: root and station certificates")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    k_init = keys_sub.add_parser("init", help="create the issuing root and a first station key")
+    k_init.add_argument("directory", metavar="DIR")
+    k_init.add_argument("--alg", choices=["EdDSA", "ES256"], default="EdDSA", help="EdDSA is Ed25519")
+    k_init.add_argument("--sm2", action="store_true", help="also create an SM2 key for national-crypto signatures")
+    k_add = keys_sub.add_parser("add", help="issue another station key (rotation)")
+    k_add.add_argument("directory", metavar="DIR")
+    for sub_parser in (k_init, k_add):
+        sub_parser.add_argument("--station", default="station-1", help="station id in the certificate")
+        sub_parser.add_argument("--usage-days", type=int, default=90, help="how long the key may sign")
+    k_revoke = keys_sub.add_parser("revoke", help="revoke a station key")
+    k_revoke.add_argument("directory", metavar="DIR")
+    k_revoke.add_argument("kid", metavar="KID")
+    k_list = keys_sub.add_parser("list", help="station keys, their periods and revocation")
+    k_list.add_argument("directory", metavar="DIR")
+    k_list.add_argument("--json", action="store_true")
+    keys.set_defaults(run=cmd_keys)
+
+    ver = sub.add_parser("verify", help="verify a signed photo against the issuing root")
+    ver.add_argument("photo", metavar="PHOTO")
+    ver.add_argument("--signature", metavar="PHOTO.jws", help="default: PHOTO.jws")
+    ver.add_argument("--trust", required=True, metavar="ROOT.pem", help="the issuing root certificate")
+    ver.add_argument("--revoked", metavar="FILE", help="revoked.json from the issuer")
+    ver.add_argument("--sm2-public", metavar="FILE", help="also check PHOTO.sm2.json with this SM2 public key")
+    ver.add_argument("--json", action="store_true")
+    ver.set_defaults(run=cmd_verify)
 
     specs = sub.add_parser("specs", help="the credential catalogue: list, show, validate, document")
     specs.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")

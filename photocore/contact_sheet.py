@@ -12,9 +12,9 @@ import html
 from .catalogue.docs import profile_lines
 
 
-def report_row(outcome, file: str | None) -> dict:
+def report_row(outcome, file: str | None, signed=None, sm2_file: str | None = None) -> dict:
     r = outcome.rendition
-    return {
+    row = {
         "credential": outcome.credential,
         "status": "ok" if outcome.ok else "failed",
         "file": file,
@@ -27,6 +27,10 @@ def report_row(outcome, file: str | None) -> dict:
         "render_key": r.render_key if r else None,
         "failures": [f.to_dict() for f in outcome.failures],
     }
+    if signed is not None:
+        row.update(bytes=len(signed.data), signature=f"{file}.jws", c2pa=signed.c2pa, photo_id=signed.manifest["photo_id"],
+                   sm2_signature=sm2_file)
+    return row
 
 
 _STYLE = """

@@ -45,14 +45,17 @@ class Conversion:
     outcomes: list[Outcome]
     analysis: object
     timings: dict = field(default_factory=dict)  # seconds per stage
+    signed: dict = field(default_factory=dict)  # credential id -> SignedPhoto, when signing
 
     @property
     def distinct_renders(self) -> int:
         return len({o.rendition.render_key for o in self.outcomes if o.rendition is not None})
 
 
-def convert(source, credentials, *, catalogue: str | None = None, captured_at: datetime | None = None) -> Conversion:
-    """Check ``source`` against each credential id and render those that pass."""
+def convert(source, credentials, *, catalogue: str | None = None, captured_at: datetime | None = None,
+            signing=None) -> Conversion:
+    """Check ``source`` against each credential id, render those that pass, and sign them
+    when ``signing`` (a ``photocore.sign.stage.SigningOptions``) is given."""
     timings = {}
     start = time.perf_counter()
     profiles = [load_catalogue(catalogue).get(c) for c in credentials]
@@ -66,7 +69,18 @@ def convert(source, credentials, *, catalogue: str | None = None, captured_at: d
     results = judge_credentials(measurements, analysis, profiles, captured_at)
     timings["judge"] = time.perf_counter() - mark
     passing = [p for p in profiles if results[p.id].compliant]
-    renditions = render_all(capture, analysis, passing, timings=timings)
-    timings["total"] = time.perf_counter() - start
+    reserve = None
+    if signing is not None and any(signing.wants_c2pa(p) for p in passing):
+        from .sign.stage import c2pa_reserve
+        room = c2pa_reserve(signing)
+        reserve = lambda profile: room if signing.wants_c2pa(profile) else 0  # noqa: E731
+    renditions = render_all(capture, analysis, passing, timings=timings, reserve=reserve)
     outcomes = [Outcome(p.id, results[p.id], renditions.get(p.id)) for p in profiles]
-    return Conversion(outcomes, analysis, timings)
+    signed = {}
+    if signing is not None:
+        from .sign.stage import sign_outcomes
+        mark = time.perf_counter()
+        signed = sign_outcomes(outcomes, load_catalogue(catalogue), signing)
+        timings["sign"] = time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - start
+    return Conversion(outcomes, analysis, timings, signed)

@@ -108,7 +108,7 @@ def _pixels(source: Source, profile, frame: Frame, roll: float, centre):
 
 
 def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[str, ...],
-                frame: Frame, timings: dict) -> Rendition:
+                frame: Frame, timings: dict, reserve: int = 0) -> Rendition:
     empty = dict(render_key=key, credentials=credentials, data=None, format=profile.formats[0],
                  dpi=profile.dpi, quality=None, reached_target=False, frame=frame)
     if not frame.feasible:
@@ -126,7 +126,7 @@ def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[
         photo = _pixels(source, profile, current, roll, centre)
         timings["render"] = timings.get("render", 0.0) + time.perf_counter() - mark
         mark = time.perf_counter()
-        encoded = encode(photo, profile, source.encode_hint)
+        encoded = encode(photo, profile, source.encode_hint, reserve)
         timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - mark
         if encoded.problem != "render.bytes_over":
             break
@@ -139,16 +139,19 @@ def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[
                      reached_target=encoded.reached_target, failures=failures, frame=current)
 
 
-def render_all(capture, analysis, profiles, timings: dict | None = None) -> dict[str, Rendition]:
+def render_all(capture, analysis, profiles, timings: dict | None = None, reserve=None) -> dict[str, Rendition]:
     """{credential id: rendition} for ``profiles``, each distinct output rendered once.
 
     ``timings``, if given, accumulates seconds spent in "source" (decoding the pixels the
-    renders need), "render" (cut, background, colour) and "encode".
+    renders need), "render" (cut, background, colour) and "encode". ``reserve``, if given,
+    maps a profile to bytes to keep free under its maximum (for an embedded C2PA manifest).
     """
     timings = {} if timings is None else timings
+    reserve = reserve or (lambda profile: 0)
     groups: dict[str, list] = {}
     for profile in profiles:
-        groups.setdefault(render_key(profile), []).append(profile)
+        extra = reserve(profile)
+        groups.setdefault(render_key(profile) + (f"-r{extra}" if extra else ""), []).append(profile)
     if not analysis.has_face:
         out = {}
         for key, members in groups.items():
@@ -166,7 +169,7 @@ def render_all(capture, analysis, profiles, timings: dict | None = None) -> dict
     out = {}
     for key, members in groups.items():
         rendition = _render_one(source, analysis, members[0], key, tuple(m.id for m in members), frames[key],
-                                timings)
+                                timings, reserve(members[0]))
         out.update({m.id: rendition for m in members})
     return out
 

@@ -41,16 +41,17 @@ def _save(image: Image.Image, fmt: str, dpi: int | None, quality: int | None) ->
     return out.getvalue()
 
 
-def encode(pixels: np.ndarray, profile, hint: dict | None = None) -> Encoded:
+def encode(pixels: np.ndarray, profile, hint: dict | None = None, reserve: int = 0) -> Encoded:
     """Encode ``pixels`` (RGB, or 2-D grey) in the profile's first format within its byte window.
 
     ``hint`` (one dict shared by the renditions of one capture) remembers bytes per pixel at
     each quality tried, so later renditions start the search close to their answer.
+    ``reserve`` bytes are kept free under the maximum for what is added later (a C2PA manifest).
     """
     fmt = profile.formats[0]
     image = Image.fromarray(pixels)  # a fresh image: nothing from the capture's metadata comes along
     low = profile.kb_min * KB if profile.kb_min else 0
-    high = profile.kb_max * KB if profile.kb_max else math.inf
+    high = profile.kb_max * KB - reserve if profile.kb_max else math.inf
     if fmt != "jpeg":
         return _verdict(_save(image, fmt, profile.dpi, None), fmt, None, low, high)
     floor = profile.jpeg_quality_min or 1

@@ -1,0 +1,144 @@
+"""Verify a signed photo: anyone with the root certificate and a standard JOSE library can.
+
+Checks, each failure with its own code:
+- the JWS is well formed, with an algorithm we accept and the certificate chain in ``x5c``
+  (``verify.malformed``);
+- the signature verifies with the station certificate's key (``verify.bad_signature``);
+- the chain leads to the trusted root (``verify.untrusted_chain``);
+- every certificate was valid, and the station key inside its usage period, when the manifest
+  says it was signed (``verify.expired``);
+- the station key is not on the revocation list (``verify.revoked``);
+- the photo's SHA-256 equals the manifest's (``verify.tampered_image``).
+
+The chain is walked here with pyca/cryptography's primitives because its X.509 path builder
+only admits the Web PKI's algorithms, and Ed25519 is not among them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from joserfc import jws
+from joserfc.errors import BadSignatureError, JoseError
+
+from ..errors import PhotocoreError
+from .keys import DOCUMENT_SIGNING, usage_period
+from .signer import ALGORITHMS, public_jwk, registry, thumbprint
+
+CODES = ("verify.malformed", "verify.bad_signature", "verify.untrusted_chain", "verify.expired", "verify.revoked",
+         "verify.tampered_image")
+
+
+@dataclass(frozen=True)
+class Verification:
+    valid: bool
+    code: str | None  # None when valid
+    message: str
+    manifest: dict = field(default_factory=dict)
+    kid: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"valid": self.valid, "code": self.code, "message": self.message, "kid": self.kid,
+                "manifest": self.manifest}
+
+
+class _Invalid(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _segments(token: str) -> tuple[dict, list[x509.Certificate], list[bytes]]:
+    parts = token.strip().split(".")
+    if len(parts) != 3 or not all(parts):
+        raise _Invalid("verify.malformed", "not a compact JWS (three non-empty dot-separated parts)")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        ders = [base64.b64decode(c, validate=True) for c in header["x5c"]]
+        certs = [x509.load_der_x509_certificate(d) for d in ders]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise _Invalid("verify.malformed", f"unreadable JWS header or certificate chain: {exc}") from exc
+    if not isinstance(header, dict) or header.get("alg") not in ALGORITHMS or not certs:
+        raise _Invalid("verify.malformed", f"algorithm must be one of {', '.join(ALGORITHMS)}, with an x5c chain")
+    if header.get("kid") != thumbprint(ders[0]):
+        raise _Invalid("verify.malformed", "the kid does not name the signing certificate")
+    return header, certs, ders
+
+
+def _check_chain(certs: list[x509.Certificate], root: x509.Certificate, at: dt.datetime) -> None:
+    """The chain leads to ``root``, then every certificate was valid (and the key usable) ``at``."""
+    chain = [c for c in certs if c != root]  # x5c may end with the root itself
+    if not chain:
+        raise _Invalid("verify.untrusted_chain", "the JWS carries no station certificate")
+    for child, parent in zip(chain, chain[1:] + [root]):
+        try:
+            if not parent.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+                raise _Invalid("verify.untrusted_chain", "a certificate in the chain is not a CA")
+            child.verify_directly_issued_by(parent)
+        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound) as exc:
+            raise _Invalid("verify.untrusted_chain", "the certificate chain does not lead to the trusted root") from exc
+    leaf = chain[0]
+    try:
+        if DOCUMENT_SIGNING not in leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value:
+            raise _Invalid("verify.untrusted_chain", "the station certificate is not for document signing")
+    except x509.ExtensionNotFound:
+        raise _Invalid("verify.untrusted_chain", "the station certificate has no extended key usage") from None
+    for cert in chain + [root]:
+        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            raise _Invalid("verify.expired", f"{cert.subject.rfc4514_string()} was not valid at {at.isoformat()}")
+    start, end = usage_period(leaf)
+    if not start <= at <= end:
+        raise _Invalid("verify.expired", f"the station key may only sign from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+
+
+def verify(photo: bytes, token: str, root: x509.Certificate, revoked=(), at: dt.datetime | None = None) -> Verification:
+    """Verify ``photo`` against its JWS ``token`` with ``root`` as the only trust anchor."""
+    kid = None
+    try:
+        header, certs, ders = _segments(token)
+        kid = header["kid"]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "EdDSA" deprecation notice, see manifest.py
+                payload = jws.deserialize_compact(token.strip(), public_jwk(ders[0]), registry=registry()).payload
+        except BadSignatureError as exc:
+            raise _Invalid("verify.bad_signature", "the signature does not match the manifest") from exc
+        except (JoseError, ValueError) as exc:
+            raise _Invalid("verify.malformed", f"the JWS cannot be read: {exc}") from exc
+        try:
+            manifest = json.loads(payload)
+            signed_at = dt.datetime.fromisoformat(manifest["issued_at"])
+            expected = manifest["image"]["sha256"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _Invalid("verify.malformed", "the manifest lacks issued_at or image.sha256") from exc
+        if signed_at.tzinfo is None:
+            raise _Invalid("verify.malformed", "issued_at has no time zone")
+        _check_chain(certs, root, signed_at)
+        if kid in set(revoked):
+            raise _Invalid("verify.revoked", f"station key {kid} has been revoked")
+        if hashlib.sha256(photo).hexdigest() != expected:
+            raise _Invalid("verify.tampered_image", "the photo is not the one that was signed (hash differs)")
+    except _Invalid as invalid:
+        return Verification(False, invalid.code, invalid.message, kid=kid)
+    return Verification(True, None, f"signed by station key {kid} at {signed_at.isoformat()}", manifest, kid)
+
+
+class VerifyInputError(PhotocoreError):
+    code = "verify.unusable"
+
+
+def load_trust(path) -> x509.Certificate:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        return x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
+    except (OSError, ValueError) as exc:
+        raise VerifyInputError(f"cannot read the trust anchor {path}: {exc}", code="verify.bad_trust") from exc
