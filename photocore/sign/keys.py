@@ -200,15 +200,16 @@ def load_signer(directory, at: dt.datetime | None = None) -> FileSigner:
     """The newest station key allowed to sign now (in its usage period, not revoked)."""
     at = at or _now()
     candidates = []
+    stations = Path(directory) / "stations"
     for entry in list_keys(directory):
         start, end = dt.datetime.fromisoformat(entry["usage_from"]), dt.datetime.fromisoformat(entry["usage_until"])
         if not entry["revoked"] and start <= at <= end:
-            candidates.append((start, entry["kid"]))
+            # certificates carry whole seconds: the file's write time orders keys issued together
+            candidates.append((start, (stations / f"{entry['kid']}.pem").stat().st_mtime_ns, entry["kid"]))
     if not candidates:
         raise KeyStoreError(f"no station key in {directory} may sign now (all expired or revoked); "
                             "issue one with `photocore keys add`", code="keys.no_usable_key")
-    kid = max(candidates)[1]
-    stations = Path(directory) / "stations"
+    kid = max(candidates)[2]
     cert = x509.load_pem_x509_certificate((stations / f"{kid}.pem").read_bytes())
     return FileSigner(_read_key(stations / f"{kid}.key.pem"),
                       [cert.public_bytes(serialization.Encoding.DER), load_root(directory).public_bytes(
