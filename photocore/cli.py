@@ -201,6 +201,71 @@ def cmd_verify(args) -> int:
     return EXIT_OK if out["valid"] else EXIT_FAIL
 
 
+def _outbox(args):
+    from .deliver.outbox import Policy, open_outbox
+    policy = Policy(max_attempts=args.max_attempts, lease=args.lease) if hasattr(args, "max_attempts") else None
+    return open_outbox(args.data_dir, args.database, args.outbox_key_file, policy)
+
+
+def cmd_push(args) -> int:
+    from .deliver.push import push
+    from .deliver.systems import endpoint_system, load_systems
+
+    if bool(args.to) == bool(args.endpoint):
+        raise ConfigError("give either --to SYSTEM (with --systems FILE) or --endpoint URL", code="config.invalid")
+    if args.endpoint:
+        system = endpoint_system(args.endpoint)
+    else:
+        if not args.systems:
+            raise ConfigError("--to needs --systems FILE", code="config.invalid")
+        systems = load_systems(args.systems)
+        if args.to not in systems:
+            raise ConfigError(f"no system {args.to!r} in {args.systems} ({', '.join(systems)})",
+                              code="config.unknown_system")
+        system = systems[args.to]
+    counts = push(_outbox(args), args.paths, system)
+    print(f"{system.id}: {counts['queued']} queued, {counts['already_queued']} already queued, "
+          f"{counts['not_for_system']} not taken by this system")
+    return EXIT_OK
+
+
+def cmd_deliver(args) -> int:
+    from .deliver.worker import Worker
+
+    worker = Worker(_outbox(args), threads=args.workers, once=args.once)
+    stats = worker.run()
+    print(f"delivered {stats.delivered}, to retry {stats.retried}, dead letters {stats.dead}")
+    return EXIT_OK
+
+
+def cmd_outbox(args) -> int:
+    from .deliver.outbox import new_key
+
+    if args.outbox_command == "keygen":
+        print(new_key())
+        return EXIT_OK
+    outbox = _outbox(args)
+    if args.outbox_command == "status":
+        counts = outbox.counts()
+        if args.json:
+            _print_json(counts)
+        else:
+            print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty")
+    elif args.outbox_command in ("list", "dead"):
+        rows = outbox.rows("dead" if args.outbox_command == "dead" else args.status, args.limit)
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                print(f"{r['id']}  {r['status']:10} attempts {r['attempts']:2}  {r['credential']} -> "
+                      f"{r['destination']}  {r['receipt_id'] or r['last_error'] or ''}")
+    elif args.outbox_command == "retry":
+        if not outbox.retry(args.id):
+            raise ConfigError(f"no dead or waiting row {args.id!r}", code="outbox.unknown_row")
+        print(f"{args.id} queued again")
+    return EXIT_OK
+
+
 def _parse_time(text: str):
     from datetime import datetime
     try:
@@ -337,6 +402,41 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--sm2-public", metavar="FILE", help="also check PHOTO.sm2.json with this SM2 public key")
     ver.add_argument("--json", action="store_true")
     ver.set_defaults(run=cmd_verify)
+
+    def outbox_options(p):
+        p.add_argument("--data-dir", help="where the SQLite outbox lives (or $PHOTOCORE_HOME, default ~/.photocore)")
+        p.add_argument("--database", help="postgresql://... to share the outbox (or $PHOTOCORE_DATABASE_URL)")
+        p.add_argument("--outbox-key-file", help="file with the outbox key (else $PHOTOCORE_OUTBOX_KEY)")
+
+    push_p = sub.add_parser("push", help="queue signed photos for an agency system")
+    push_p.add_argument("paths", nargs="+", metavar="DIR|PHOTO")
+    push_p.add_argument("--to", metavar="SYSTEM", help="a system of --systems FILE")
+    push_p.add_argument("--systems", metavar="FILE", help="the agency systems file (TOML)")
+    push_p.add_argument("--endpoint", metavar="URL", help="quick test: plain JSON POST to URL")
+    outbox_options(push_p)
+    push_p.set_defaults(run=cmd_push)
+
+    deliver_p = sub.add_parser("deliver", help="drain the outbox (SIGTERM finishes the current attempt)")
+    deliver_p.add_argument("--once", action="store_true", help="exit when nothing is due")
+    deliver_p.add_argument("--workers", type=int, default=1)
+    deliver_p.add_argument("--max-attempts", type=int, default=12)
+    deliver_p.add_argument("--lease", type=float, default=60.0, help="seconds a claimed row stays reserved")
+    outbox_options(deliver_p)
+    deliver_p.set_defaults(run=cmd_deliver)
+
+    outbox_p = sub.add_parser("outbox", help="operators: status, list, retry, dead letters")
+    outbox_sub = outbox_p.add_subparsers(dest="outbox_command", required=True)
+    for name in ("status", "list", "dead", "retry", "keygen"):
+        p = outbox_sub.add_parser(name)
+        if name != "keygen":
+            outbox_options(p)
+            p.add_argument("--json", action="store_true")
+        if name in ("list", "dead"):
+            p.add_argument("--status", choices=["pending", "delivering", "delivered", "dead"])
+            p.add_argument("--limit", type=int, default=100)
+        if name == "retry":
+            p.add_argument("id", metavar="ID")
+    outbox_p.set_defaults(run=cmd_outbox)
 
     specs = sub.add_parser("specs", help="the credential catalogue: list, show, validate, document")
     specs.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")

@@ -1,0 +1,56 @@
+"""Enqueue signed photos (what `photocore convert --sign` wrote) for a destination."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+from .outbox import Outbox
+from .systems import System
+
+
+def _manifest(token: str) -> dict:
+    """The manifest inside our own JWS (read, not verified: we are the producer)."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError) as exc:
+        raise ConfigError("not a photocore signature (JWS)", code="push.bad_signature") from exc
+
+
+def signed_photos(paths) -> list[Path]:
+    """Photos with a .jws beside them, from files and folders (not recursive)."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and p.with_name(p.name + ".jws").exists()
+                            and not p.name.endswith((".jws", ".json")))
+        elif path.is_file():
+            if not path.with_name(path.name + ".jws").exists():
+                raise ConfigError(f"{path} has no signature {path.name}.jws beside it (convert --sign)",
+                                  code="push.unsigned")
+            found.append(path)
+        else:
+            raise ConfigError(f"{path} does not exist", code="push.missing")
+    return found
+
+
+def push(outbox: Outbox, paths, system: System) -> dict:
+    """Enqueue each signed photo the system takes; returns counts."""
+    outbox.register_destination(system.id, system.destination_config())
+    counts = {"queued": 0, "already_queued": 0, "not_for_system": 0}
+    for photo in signed_photos(paths):
+        token = photo.with_name(photo.name + ".jws").read_text(encoding="ascii").strip()
+        manifest = _manifest(token)
+        if not system.takes(manifest["credential"]):
+            counts["not_for_system"] += 1
+            continue
+        sm2_path = photo.with_name(photo.name + ".sm2.json")
+        _, added = outbox.enqueue(photo_id=manifest["photo_id"], credential=manifest["credential"],
+                                  destination=system.id, filename=photo.name, data=photo.read_bytes(), jws=token,
+                                  sm2=sm2_path.read_bytes() if sm2_path.exists() else None)
+        counts["queued" if added else "already_queued"] += 1
+    return counts

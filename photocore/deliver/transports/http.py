@@ -1,0 +1,133 @@
+"""HTTP(S) delivery with httpx: JSON (base64 photo) or multipart, bearer or mutual-TLS auth,
+Standard Webhooks signatures (v1 HMAC-SHA256, v1a Ed25519), and the idempotency key on every
+request. Status codes decide retrying: 2xx delivered; 408, 429 and 5xx (with Retry-After) and
+network errors retry; any other 4xx is permanent (a dead letter at once).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+
+from ...errors import ConfigError
+from .base import Delivery, DeliveryError, Receipt, Secret
+
+KEYS = {"transport", "url", "mode", "fields", "auth", "mtls", "webhook", "timeout", "headers"}
+DEFAULT_FIELDS = {"photo_id": "photo_id", "credential": "credential", "image": "image_base64", "jws": "jws",
+                  "sm2": "sm2"}
+CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp"}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class HttpTransport:
+    def __init__(self, url: str, *, mode: str = "json", fields: dict | None = None, auth: dict | None = None,
+                 mtls: dict | None = None, webhook: dict | None = None, timeout: float = 20.0,
+                 headers: dict | None = None):
+        if mode not in ("json", "multipart"):
+            raise ConfigError(f"http.mode must be json or multipart, not {mode!r}", code="config.invalid")
+        self.url, self.mode = url, mode
+        self.fields = {**DEFAULT_FIELDS, **(fields or {})}
+        self.auth = auth or {}
+        self.webhook = webhook or {}
+        self.headers = dict(headers or {})
+        self._mtls = mtls
+        self._timeout = timeout
+        self._client = None
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "HttpTransport":
+        unknown = set(cfg) - KEYS
+        if unknown:
+            raise ConfigError(f"http: unknown key(s) {sorted(unknown)}", code="config.invalid")
+        if "url" not in cfg:
+            raise ConfigError("http: url is required", code="config.invalid")
+        return cls(cfg["url"], mode=cfg.get("mode", "json"), fields=cfg.get("fields"), auth=cfg.get("auth"),
+                   mtls=cfg.get("mtls"), webhook=cfg.get("webhook"), timeout=float(cfg.get("timeout", 20)),
+                   headers=cfg.get("headers"))
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            options = {"timeout": self._timeout}
+            if self._mtls:  # paths to PEM files; the key file itself is the secret, never copied
+                options["cert"] = (self._mtls["cert"], self._mtls["key"])
+                if "ca" in self._mtls:
+                    options["verify"] = self._mtls["ca"]
+            self._client = httpx.Client(**options)
+        return self._client
+
+    def _body(self, delivery: Delivery) -> tuple[bytes, dict]:
+        f = self.fields
+        if self.mode == "json":
+            doc = {f["photo_id"]: delivery.photo_id, f["credential"]: delivery.credential,
+                   f["image"]: base64.b64encode(delivery.data).decode("ascii"), f["jws"]: delivery.jws}
+            if delivery.sm2:
+                doc[f["sm2"]] = delivery.sm2.decode("utf-8")
+            return json.dumps(doc).encode("utf-8"), {"content-type": "application/json"}
+        ext = delivery.filename.rsplit(".", 1)[-1].lower()
+        files = {"photo": (delivery.filename, delivery.data, CONTENT_TYPES.get(ext, "application/octet-stream"))}
+        data = {f["photo_id"]: delivery.photo_id, f["credential"]: delivery.credential, f["jws"]: delivery.jws}
+        if delivery.sm2:
+            data[f["sm2"]] = delivery.sm2.decode("utf-8")
+        request = httpx.Request("POST", self.url, data=data, files=files)
+        return request.read(), {"content-type": request.headers["content-type"]}
+
+    def _signature(self, msg_id: str, timestamp: int, body: bytes) -> str:
+        """Standard Webhooks: sign f"{id}.{timestamp}.{body}"; v1 = HMAC-SHA256, v1a = Ed25519."""
+        signed = f"{msg_id}.{timestamp}.".encode() + body
+        parts = []
+        if "secret" in self.webhook:
+            secret = Secret(self.webhook["secret"]).value()
+            key = base64.b64decode(secret.removeprefix("whsec_") + "==")
+            parts.append("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode())
+        if "ed25519_key" in self.webhook:
+            from cryptography.hazmat.primitives import serialization
+            pem = Secret(self.webhook["ed25519_key"]).value().encode()
+            key = serialization.load_pem_private_key(pem, None)
+            parts.append("v1a," + base64.b64encode(key.sign(signed)).decode())
+        return " ".join(parts)
+
+    def send(self, delivery: Delivery) -> Receipt:
+        body, headers = self._body(delivery)
+        headers = {**self.headers, **headers, "idempotency-key": delivery.id}
+        if self.auth.get("type") == "bearer":
+            headers["authorization"] = f"Bearer {Secret(self.auth['token']).value()}"
+        if self.webhook:
+            timestamp = int(time.time())
+            headers.update({"webhook-id": delivery.id, "webhook-timestamp": str(timestamp),
+                            "webhook-signature": self._signature(delivery.id, timestamp, body)})
+        try:
+            response = self._http().post(self.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"timed out: {exc}", code="deliver.http_timeout") from exc
+        except httpx.TransportError as exc:
+            raise DeliveryError(f"cannot reach {self.url}: {exc}", code="deliver.http_unreachable") from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                answer = response.json()
+                receipt = answer.get("receipt_id") or answer.get("id")
+            except ValueError:
+                receipt = None
+            return Receipt(str(receipt) if receipt else None, f"HTTP {status}")
+        detail = response.text[:300]
+        if status in (408, 429) or status >= 500:
+            raise DeliveryError(f"HTTP {status}: {detail}", code=f"deliver.http_{status}",
+                                retry_after=_retry_after(response))
+        raise DeliveryError(f"HTTP {status}: {detail}", code=f"deliver.http_{status}", permanent=True)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,110 @@
+"""Drain the outbox: N threads claim due rows, push each through its transport, settle it.
+
+SIGTERM (or Ctrl-C) sets a stop flag: each thread finishes the attempt it is making and exits.
+A SIGKILL at any moment loses nothing: the row stays leased until its lease runs out, then it
+is claimed again, and the receiver's idempotency makes the repeat harmless.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..errors import PhotocoreError
+from .outbox import DEAD, Outbox
+from .transports import make_transport
+from .transports.base import DeliveryError
+
+
+class _RateLimit:
+    """A token bucket per destination, shared by the threads of this process."""
+
+    def __init__(self, per_second: float):
+        self.interval, self.next_at, self.lock = 1.0 / per_second, 0.0, threading.Lock()
+
+    def wait(self, stop: threading.Event) -> None:
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_at)
+            self.next_at = start + self.interval
+        if start > now:
+            stop.wait(start - now)
+
+
+@dataclass
+class Stats:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, key: str) -> None:
+        with self.lock:
+            setattr(self, key, getattr(self, key) + 1)
+
+
+class Worker:
+    def __init__(self, outbox: Outbox, threads: int = 1, once: bool = False, idle_wait: float = 1.0):
+        self.outbox, self.threads, self.once, self.idle_wait = outbox, max(1, threads), once, idle_wait
+        self.stop = threading.Event()
+        self.stats = Stats()
+        self._limits: dict[str, _RateLimit] = {}
+        self._limits_lock = threading.Lock()
+
+    def _limit_for(self, destination: str, config: dict):
+        rate = config.get("rate_limit")
+        if not rate:
+            return None
+        with self._limits_lock:
+            return self._limits.setdefault(destination, _RateLimit(float(rate)))
+
+    def _loop(self) -> None:
+        transports, configs = {}, {}
+        try:
+            while not self.stop.is_set():
+                claimed = self.outbox.claim(1)
+                if not claimed:
+                    wait = self.outbox.next_due()
+                    if self.once and (wait is None or wait > 0):
+                        return  # nothing due now: --once is done
+                    self.stop.wait(min(self.idle_wait, wait if wait is not None else self.idle_wait) or 0.01)
+                    continue
+                for delivery, destination in claimed:
+                    if destination not in transports:
+                        configs[destination] = self.outbox.destination(destination)
+                        transports[destination] = make_transport(configs[destination])
+                    limit = self._limit_for(destination, configs[destination])
+                    if limit:
+                        limit.wait(self.stop)
+                    started = time.time()
+                    try:
+                        receipt = transports[destination].send(delivery)
+                    except DeliveryError as exc:
+                        status = self.outbox.failed(delivery, exc.code, exc.message, exc.permanent, exc.retry_after,
+                                                    started)
+                        self.stats.add("dead" if status == DEAD else "retried")
+                        continue
+                    except PhotocoreError as exc:  # bad configuration (a missing secret): permanent for this row
+                        self.outbox.failed(delivery, exc.code, exc.message, True, None, started)
+                        self.stats.add("dead")
+                        continue
+                    self.outbox.delivered(delivery, receipt.receipt_id, receipt.detail, started)
+                    self.stats.add("delivered")
+        finally:
+            for transport in transports.values():
+                transport.close()
+            self.outbox.close()
+
+    def run(self, install_signals: bool = True) -> Stats:
+        if install_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stop.set())
+        threads = [threading.Thread(target=self._loop, name=f"deliver-{i}", daemon=True) for i in range(self.threads)]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(timeout=0.2)
+        return self.stats
