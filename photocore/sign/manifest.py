@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-import warnings
 from dataclasses import dataclass
 
 from joserfc import jws
@@ -70,10 +69,7 @@ class ManifestSigner:
 
     def sign(self, manifest: dict) -> str:
         """The manifest as a compact JWS."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # joserfc flags "EdDSA" as superseded by RFC 9864's "Ed25519";
-            # "EdDSA" is kept because it is what other JOSE libraries (and agencies' verifiers) accept today
-            return jws.serialize_compact(self._header, canonical(manifest), self._key, registry=self._registry)
+        return jws.serialize_compact(self._header, canonical(manifest), self._key, registry=self._registry)
 
 
 def sign_manifest(manifest: dict, signer: Signer) -> str:

@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import warnings
 from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey
 from joserfc.jws import JWSRegistry
 from joserfc._rfc7515.model import JWSAlgModel
 
 ALGORITHMS = ("EdDSA", "ES256")
+
+# joserfc flags "EdDSA" as superseded by RFC 9864's "Ed25519". "EdDSA" is kept because it is
+# what other JOSE libraries (and agencies' verifiers) accept today. A process-wide filter, set
+# once: warnings.catch_warnings() is not thread-safe, and verification runs in threads.
+warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
 
 
 class Signer(Protocol):

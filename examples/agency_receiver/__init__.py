@@ -1,0 +1,1 @@
+"""A reference agency receiver for photocore deliveries (see README.md)."""

@@ -1,0 +1,135 @@
+"""S3 (AWS, MinIO, Ceph RGW) delivery with boto3.
+
+Sidecars first, photo last, each ``put_object`` with ``If-None-Match: *``: the store writes a key
+once, so a delivery repeated after a crash cannot overwrite anything. A 412 on a key that holds
+our bytes (its ``sha256`` metadata matches) means that part was delivered already; other bytes
+under the same key are a permanent conflict. Stores that ignore If-None-Match (old Ceph and MinIO
+releases) overwrite instead: same bytes, so the result is the same, but a conflict goes unseen.
+
+``prefix`` is a folder: "incoming" and "incoming/" both give "incoming/<photo id>-<filename>".
+Without ``access_key``/``secret_key`` boto3's own credential chain (instance role, ...) is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, ParamValidationError,
+                                 PartialCredentialsError)
+
+from ...errors import ConfigError
+from .base import Delivery, DeliveryError, Receipt, Secret
+
+KEYS = {"transport", "endpoint_url", "bucket", "prefix", "region", "access_key", "secret_key", "timeout",
+        "addressing_style"}
+CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp",
+                 "jp2": "image/jp2", "jws": "application/jose", "json": "application/json"}
+
+
+def _retry_after(headers: dict) -> float | None:
+    try:
+        return float(headers["retry-after"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def delivery_error(exc: Exception, where: str) -> DeliveryError:
+    """What a failed S3 call means for the outbox: 4xx is final except 408/429; 5xx and the network retry."""
+    if isinstance(exc, ClientError):
+        meta = exc.response.get("ResponseMetadata", {})
+        status = meta.get("HTTPStatusCode") or 0
+        code = exc.response.get("Error", {}).get("Code", "?")
+        message = f"s3 {where}: HTTP {status} {code}"
+        # 409 ConditionalRequestConflict: another conditional write to the key is in flight.
+        if status >= 500 or status in (408, 429) or code == "ConditionalRequestConflict":
+            return DeliveryError(message, code="deliver.s3_unavailable",
+                                 retry_after=_retry_after(meta.get("HTTPHeaders", {})))
+        return DeliveryError(message, code="deliver.s3_permanent", permanent=True)
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, ParamValidationError)):
+        return DeliveryError(f"s3 {where}: {exc}", code="deliver.s3_permanent", permanent=True)
+    # connection refused, timeouts, dropped connections, and whatever else botocore met on the way
+    return DeliveryError(f"s3 {where}: {type(exc).__name__}: {exc}", code="deliver.s3_unavailable")
+
+
+class S3Transport:
+    def __init__(self, bucket: str, *, endpoint_url: str | None = None, prefix: str = "", region: str = "us-east-1",
+                 access_key: str | None = None, secret_key: str | None = None, timeout: float = 20.0,
+                 addressing_style: str = "path"):
+        if addressing_style not in ("path", "virtual", "auto"):
+            raise ConfigError(f"s3: addressing_style must be path, virtual or auto, not {addressing_style!r}",
+                              code="config.invalid")
+        if bool(access_key) != bool(secret_key):
+            raise ConfigError("s3: access_key and secret_key go together", code="config.invalid")
+        self.bucket, self.endpoint_url, self.region = bucket, endpoint_url, region
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self._access_key = Secret(access_key) if access_key else None
+        self._secret_key = Secret(secret_key) if secret_key else None
+        self._config = Config(
+            region_name=region,
+            retries={"total_max_attempts": 1},  # one try: the outbox does the retrying, with its own backoff
+            connect_timeout=float(timeout), read_timeout=float(timeout),
+            s3={"addressing_style": addressing_style},
+            # Only send/check checksums when an operation demands them: botocore >= 1.36 adds CRC
+            # checksums to every upload by default, which MinIO and Ceph RGW reject on some versions.
+            request_checksum_calculation="when_required", response_checksum_validation="when_required")
+        self._client = None
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "S3Transport":
+        unknown = set(cfg) - KEYS
+        if unknown:
+            raise ConfigError(f"s3: unknown key(s) {sorted(unknown)}", code="config.invalid")
+        if not cfg.get("bucket"):
+            raise ConfigError("s3: bucket is required", code="config.invalid")
+        return cls(cfg["bucket"], endpoint_url=cfg.get("endpoint_url"), prefix=cfg.get("prefix", ""),
+                   region=cfg.get("region", "us-east-1"), access_key=cfg.get("access_key"),
+                   secret_key=cfg.get("secret_key"), timeout=cfg.get("timeout", 20),
+                   addressing_style=cfg.get("addressing_style", "path"))
+
+    def _s3(self):
+        if self._client is None:
+            credentials = {}
+            if self._access_key is not None:
+                credentials = {"aws_access_key_id": self._access_key.value(),
+                               "aws_secret_access_key": self._secret_key.value()}
+            self._client = boto3.session.Session().client("s3", endpoint_url=self.endpoint_url,
+                                                           config=self._config, **credentials)
+        return self._client
+
+    def _put(self, key: str, body: bytes, delivery: Delivery) -> tuple[str, bool]:
+        """Store body at key once; (ETag, already there)."""
+        sha256 = hashlib.sha256(body).hexdigest()
+        extension = key.rsplit(".", 1)[-1].lower()
+        try:
+            answer = self._s3().put_object(
+                Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*",
+                ContentType=CONTENT_TYPES.get(extension, "application/octet-stream"),
+                Metadata={"photo-id": delivery.photo_id, "credential": delivery.credential, "sha256": sha256})
+            return answer.get("ETag", ""), False
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 412:
+                raise
+        head = self._s3().head_object(Bucket=self.bucket, Key=key)
+        if head.get("Metadata", {}).get("sha256") != sha256:
+            raise DeliveryError(f"s3 s3://{self.bucket}/{key}: holds other bytes than this delivery",
+                                code="deliver.s3_conflict", permanent=True)
+        return head.get("ETag", ""), True
+
+    def send(self, delivery: Delivery) -> Receipt:
+        key = f"{self.prefix}{delivery.photo_id}-{delivery.filename}"
+        where = f"s3://{self.bucket}/{key}"
+        try:
+            self._put(f"{key}.jws", delivery.jws.encode("ascii"), delivery)
+            if delivery.sm2 is not None:
+                self._put(f"{key}.sm2.json", delivery.sm2, delivery)
+            etag, already = self._put(key, delivery.data, delivery)
+        except (ClientError, BotoCoreError) as exc:
+            raise delivery_error(exc, where) from exc
+        return Receipt(where, f"already delivered (ETag {etag})" if already else f"stored (ETag {etag})")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

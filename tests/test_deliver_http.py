@@ -1,0 +1,240 @@
+"""Delivery over HTTP to the reference receiver on 127.0.0.1: faults, retries, dead letters,
+webhook signatures, and a worker killed with SIGKILL again and again, losing nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import photocore
+from photocore.deliver.outbox import DEAD, DELIVERED, Outbox, Policy, new_key
+from photocore.deliver.push import push
+from photocore.deliver.systems import System, load_systems
+from photocore.deliver.worker import Worker
+from photocore.sign import CaptureInfo, init_keys, load_signer
+from photocore.sign.stage import SigningOptions
+
+from conftest import NEUTRAL
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from examples.agency_receiver.receiver import Config, make_server  # noqa: E402
+
+SECRET = "whsec_" + base64.b64encode(b"delivery-test-secret-0123456789ab").decode()
+CREDENTIALS = ["police.resident-id-card", "police.driving-licence", "hrss.social-security-card"]
+
+
+@pytest.fixture(scope="module")
+def signed_dir(tmp_path_factory):
+    """Real signed photos, as `photocore convert --sign` writes them."""
+    os.environ["PHOTOCORE_KEY_PASSPHRASE"] = "delivery-tests"
+    root = tmp_path_factory.mktemp("signed")
+    init_keys(root / "keys")
+    options = SigningOptions(load_signer(root / "keys"), CaptureInfo("zs-001"))
+    conversion = photocore.convert(NEUTRAL[1], CREDENTIALS, signing=options)
+    out = root / "photos"
+    out.mkdir()
+    for credential, signed in conversion.signed.items():
+        (out / f"{credential}.jpg").write_bytes(signed.data)
+        (out / f"{credential}.jpg.jws").write_text(signed.jws, encoding="ascii")
+    assert len(conversion.signed) == len(CREDENTIALS)
+    return root
+
+
+@pytest.fixture
+def receiver(signed_dir, tmp_path):
+    servers = []
+
+    def start(**options):
+        config = Config(trust=signed_dir / "keys" / "root.pem", store=tmp_path / f"store{len(servers)}", port=0,
+                        quiet=True, **options)
+        server = make_server(config)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def outbox_at(tmp_path, **policy):
+    return Outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()),
+                  Policy(**{"base_delay": 0.05, "max_delay": 0.2, "max_attempts": 6, "lease": 5.0, **policy}))
+
+
+def http_system(url, **settings):
+    return System("agency", ("*",), "http", {"url": url, **settings})
+
+
+def drain(box, threads=1, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        Worker(box, threads=threads, once=True).run(install_signals=False)
+        due = box.next_due()
+        if due is None:
+            return
+        time.sleep(min(due, 0.3))
+    raise AssertionError(f"outbox not drained: {box.counts()}")
+
+
+def test_signed_photos_reach_the_receiver_with_webhook_signatures(signed_dir, receiver, tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENCY_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("AGENCY_TOKEN", "t0ken")
+    server = receiver(webhook_secret=SECRET, bearer_token="t0ken")
+    box = outbox_at(tmp_path)
+    system = http_system(f"{server.url}/photos", webhook={"secret": "env:AGENCY_WEBHOOK_SECRET"},
+                         auth={"type": "bearer", "token": "env:AGENCY_TOKEN"})
+    assert push(box, [signed_dir / "photos"], system)["queued"] == 3
+    assert push(box, [signed_dir / "photos"], system)["already_queued"] == 3
+    drain(box, threads=2)
+    assert box.counts() == {DELIVERED: 3} and server.receiver.count() == 3
+    assert all(r["receipt_id"] for r in box.rows())
+    stored = sorted((server.receiver.config.store / "photos").glob("*.jpg"))
+    originals = sorted(p.read_bytes() for p in (signed_dir / "photos").glob("*.jpg"))
+    assert sorted(p.read_bytes() for p in stored) == originals
+
+
+def test_multipart_and_ed25519_webhook(signed_dir, receiver, tmp_path, monkeypatch):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    key = ed25519.Ed25519PrivateKey.generate()
+    (tmp_path / "wh.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    (tmp_path / "wh.pub").write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                    serialization.PublicFormat.SubjectPublicKeyInfo))
+    server = receiver(webhook_public_key=tmp_path / "wh.pub")
+    box = outbox_at(tmp_path)
+    push(box, [signed_dir / "photos"], http_system(f"{server.url}/photos", mode="multipart",
+                                                   webhook={"ed25519_key": f"file:{tmp_path / 'wh.key'}"}))
+    drain(box)
+    assert box.counts() == {DELIVERED: 3} and server.receiver.count() == 3
+
+
+def test_faults_are_retried_with_backoff_and_retry_after(signed_dir, receiver, tmp_path):
+    server = receiver(status_sequence=[503, 500, 429, 502])
+    box = outbox_at(tmp_path)
+    push(box, [signed_dir / "photos" / "police.resident-id-card.jpg"], http_system(f"{server.url}/photos"))
+    drain(box)
+    (row,) = box.rows()
+    assert row["status"] == DELIVERED and row["attempts"] == 5 and server.receiver.count() == 1
+
+
+def test_permanent_errors_go_straight_to_dead_letters(signed_dir, receiver, tmp_path):
+    server = receiver()
+    box = outbox_at(tmp_path)
+    photos = tmp_path / "tampered"
+    photos.mkdir()
+    source = signed_dir / "photos" / "police.resident-id-card.jpg"
+    data = bytearray(source.read_bytes())
+    data[4000] ^= 1
+    (photos / source.name).write_bytes(bytes(data))
+    (photos / f"{source.name}.jws").write_text(source.with_name(source.name + ".jws").read_text())
+    push(box, [photos], http_system(f"{server.url}/photos"))
+    stats = Worker(box, once=True).run(install_signals=False)
+    (row,) = box.rows()
+    assert stats.dead == 1 and row["status"] == DEAD and row["attempts"] == 1
+    assert "verify.tampered_image" in row["last_error"] and server.receiver.count() == 0
+    assert box.retry(row["id"]) and box.counts() == {"pending": 1}
+
+
+def test_timeouts_and_refused_connections_retry_and_store_once(signed_dir, receiver, tmp_path):
+    server = receiver(delay=1.5)  # stores, then answers too late for the sender
+    box = outbox_at(tmp_path)
+    push(box, [signed_dir / "photos" / "police.driving-licence.jpg"], http_system(f"{server.url}/photos", timeout=0.5))
+    Worker(box, once=True).run(install_signals=False)
+    (row,) = box.rows()
+    assert row["status"] == "pending" and "deliver.http_timeout" in row["last_error"]
+    server.receiver.delay = 0.0
+    drain(box)
+    assert box.rows()[0]["status"] == DELIVERED and server.receiver.count() == 1  # stored once
+    refused = outbox_at(tmp_path / "refused")
+    (tmp_path / "refused").mkdir(exist_ok=True)
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens here
+    push(refused, [signed_dir / "photos" / "police.driving-licence.jpg"], http_system(f"http://127.0.0.1:{port}/x"))
+    Worker(refused, once=True).run(install_signals=False)
+    assert "deliver.http_unreachable" in refused.rows()[0]["last_error"] and refused.rows()[0]["status"] == "pending"
+
+
+def test_systems_file_validation_names_the_key(tmp_path):
+    path = tmp_path / "systems.toml"
+    path.write_text('[[system]]\nid = "x"\ncredentials = ["police.*"]\ntransport = "http"\n'
+                    '[system.http]\nurl = "ftp://nope"\nauth = { type = "bearer", token = "plain-secret" }\n')
+    with pytest.raises(photocore.ConfigError) as info:
+        load_systems(path)
+    assert "system.0.http.url" in info.value.message and "system.0.http.auth.token" in info.value.message
+    systems = load_systems(ROOT / "examples" / "systems.toml")
+    assert systems["police-exit-entry"].takes("police.passport")
+    assert systems["maritime-archive"].takes("fisheries.deck-officer-certificate")
+    assert not systems["hrss-card"].takes("police.passport")
+
+
+def test_worker_killed_with_sigkill_loses_nothing_and_stores_each_once(signed_dir, receiver, tmp_path):
+    """The delivery worker as a subprocess, SIGKILLed at random moments at least 20 times."""
+    from photocore.sign.manifest import build_manifest, canonical, sign_manifest
+    from photocore.catalogue import load_catalogue
+    server = receiver(delay=0.02)
+    key = new_key()
+    env = {**os.environ, "PHOTOCORE_OUTBOX_KEY": key, "PHOTOCORE_HOME": str(tmp_path / "home")}
+    box = Outbox(str(tmp_path / "home" / "outbox.sqlite3"), base64.b64decode(key))
+    box.register_destination("agency", http_system(f"{server.url}/photos").destination_config())
+    signer, catalogue = load_signer(signed_dir / "keys"), load_catalogue()
+    photo = (signed_dir / "photos" / "police.resident-id-card.jpg").read_bytes()
+    total = 120
+    for i in range(total):
+        manifest = build_manifest(photo, credential="police.resident-id-card", catalogue=catalogue, verdicts=[],
+                                  capture=CaptureInfo("zs-001"), image={"format": "jpeg"}, signer=signer)
+        box.enqueue(photo_id=manifest["photo_id"], credential="police.resident-id-card", destination="agency",
+                    filename="police.resident-id-card.jpg", data=photo, jws=sign_manifest(manifest, signer))
+    command = [sys.executable, "-m", "photocore.cli", "deliver", "--workers", "4", "--lease", "1"]
+    rng = random.Random(20261128)
+    kills = 0
+    while kills < 25:
+        worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 1.2))  # model loading is not needed: the worker starts fast
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        kills += 1
+    delivered_before_drain = server.receiver.count()
+    final = subprocess.run(command[:-4] + ["--once", "--workers", "4"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    deadline = time.time() + 60
+    while box.next_due() is not None and time.time() < deadline:
+        time.sleep(0.5)
+        subprocess.run(command[:-4] + ["--once", "--workers", "4"], env=env, capture_output=True, timeout=120)
+    assert final.returncode == 0, final.stderr
+    assert kills >= 20 and 0 < delivered_before_drain <= total
+    assert box.counts() == {DELIVERED: total}
+    assert server.receiver.count() == total  # every photo stored exactly once
+
+
+def test_sigterm_finishes_the_current_attempt(signed_dir, receiver, tmp_path):
+    server = receiver(delay=1.0)
+    key = new_key()
+    env = {**os.environ, "PHOTOCORE_OUTBOX_KEY": key, "PHOTOCORE_HOME": str(tmp_path / "home")}
+    box = Outbox(str(tmp_path / "home" / "outbox.sqlite3"), base64.b64decode(key))
+    push(box, [signed_dir / "photos"], http_system(f"{server.url}/photos"))
+    worker = subprocess.Popen([sys.executable, "-m", "photocore.cli", "deliver"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # the first delivery is being answered slowly
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    counts = box.counts()
+    assert counts.get(DELIVERED, 0) >= 1 and counts.get("delivering", 0) == 0  # nothing left half-done
+    assert server.receiver.count() == counts[DELIVERED]
