@@ -266,6 +266,58 @@ def cmd_outbox(args) -> int:
     return EXIT_OK
 
 
+def cmd_batch(args) -> int:
+    from .batch import run_batch
+    from .batch.job import BatchSettings
+    from .batch.run import local_executor
+
+    catalogue = load_catalogue(args.catalogue)
+    credentials = list(dict.fromkeys(args.credential or ()))
+    for credential in credentials:
+        catalogue.get(credential)  # unknown ids fail before any work
+    if args.all or not credentials:
+        credentials += [c for c in catalogue.credentials if c not in credentials]
+    if args.sign:
+        if not args.keys:
+            raise ConfigError("--sign needs --keys DIR", code="config.invalid")
+        from .sign import load_signer
+        load_signer(args.keys)  # a wrong passphrase or empty store fails now, not in every worker
+    settings = BatchSettings(out_dir=str(Path(args.out_dir).resolve()), credentials=tuple(credentials),
+                             catalogue=args.catalogue, keys=str(Path(args.keys).resolve()) if args.sign else None,
+                             station=args.station)
+    client = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise ConfigError("--scheduler needs the optional extra: pip install 'photocore[dask]'",
+                              code="config.invalid") from exc
+        try:
+            client = Client(args.scheduler, timeout=30)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler {args.scheduler}: {exc}",
+                              code="batch.scheduler_unreachable") from exc
+        executor = client.get_executor()
+        executor._max_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    else:
+        executor = local_executor(args.workers)
+    try:
+        summary = run_batch(args.in_dir, args.out_dir, settings, executor, resume=args.resume,
+                            show_progress=not args.quiet)
+    finally:
+        if client is not None:
+            client.close()
+        else:
+            executor.shutdown(cancel_futures=True)
+    if not args.quiet:
+        print(f"{summary['captures']} captures ({summary['converted_now']} converted now, "
+              f"{summary['captures_unreadable']} unreadable, {summary['captures_all_ok']} fully converted); "
+              f"{summary['photos']} photos in {args.out_dir}; report: {Path(args.out_dir) / 'report.html'} "
+              f"({summary['seconds']} s)")
+    failed = summary["captures"] - summary["captures_all_ok"]
+    return EXIT_FAIL if failed else EXIT_OK
+
+
 def _parse_time(text: str):
     from datetime import datetime
     try:
@@ -437,6 +489,21 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "retry":
             p.add_argument("id", metavar="ID")
     outbox_p.set_defaults(run=cmd_outbox)
+
+    batch = sub.add_parser("batch", help="convert a folder of captures (archives), resumable")
+    batch.add_argument("in_dir", metavar="IN_DIR")
+    batch.add_argument("out_dir", metavar="OUT_DIR")
+    batch.add_argument("--credential", action="append", metavar="ID")
+    batch.add_argument("--all", action="store_true", help="every credential (the default)")
+    batch.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)), help="local processes")
+    batch.add_argument("--sign", action="store_true")
+    batch.add_argument("--keys", metavar="DIR")
+    batch.add_argument("--station", help="capture station id for signed manifests")
+    batch.add_argument("--resume", action="store_true", help="skip captures the journal says are done")
+    batch.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask cluster instead")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    batch.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    batch.set_defaults(run=cmd_batch)
 
     specs = sub.add_parser("specs", help="the credential catalogue: list, show, validate, document")
     specs.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")

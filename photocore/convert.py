@@ -46,6 +46,7 @@ class Conversion:
     analysis: object
     timings: dict = field(default_factory=dict)  # seconds per stage
     signed: dict = field(default_factory=dict)  # credential id -> SignedPhoto, when signing
+    measurements: dict = field(default_factory=dict)  # measure name -> Measurement
 
     @property
     def distinct_renders(self) -> int:
@@ -83,4 +84,4 @@ def convert(source, credentials, *, catalogue: str | None = None, captured_at: d
         signed = sign_outcomes(outcomes, load_catalogue(catalogue), signing)
         timings["sign"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
-    return Conversion(outcomes, analysis, timings, signed)
+    return Conversion(outcomes, analysis, timings, signed, measurements)
