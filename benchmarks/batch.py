@@ -37,7 +37,13 @@ def main(argv=None) -> int:
                 summary = run_batch(args.faces, out, settings, executor)
                 executor.shutdown()
             else:
+                import dask
                 from distributed import Client, LocalCluster
+                # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which switches off
+                # glibc's adaptive mmap threshold: every large numpy/OpenCV buffer is then a fresh
+                # mmap with page faults, and rendering runs ~1.7x slower. Workers for photocore
+                # should be started without it (see README, batch).
+                dask.config.set({"distributed.nanny.pre-spawn-environ": {}})
                 with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster, Client(cluster) as client:
                     executor = client.get_executor()

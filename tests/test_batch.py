@@ -136,7 +136,7 @@ def test_kill_and_resume_finishes_without_redoing_work(tmp_path):
 
 
 def test_dask_cluster_gives_the_same_report(local_run, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed
     root, src, _, _ = local_run
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                        dashboard_address=None)

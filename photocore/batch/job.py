@@ -85,9 +85,23 @@ def process(path: str, rel: str, settings: BatchSettings) -> dict:
         return error_record(rel, settings.credentials, "internal.error", f"{type(exc).__name__}: {exc}")
 
 
+_threads_pinned = False
+
+
+def _one_thread_per_worker() -> None:
+    """Batch parallelism comes from processes: OpenCV's own thread pool in each of them would
+    only fight the others for the same cores."""
+    global _threads_pinned
+    if not _threads_pinned:
+        import cv2
+        cv2.setNumThreads(1)
+        _threads_pinned = True
+
+
 def _process(path: str, rel: str, settings: BatchSettings) -> dict:
     from ..convert import convert  # imported here: the parent process never loads the models
 
+    _one_thread_per_worker()
     record = {"capture": rel, "status": "done", "error": None, "rows": [], "thumbnail": None, "messages": {}}
     capture = decode(path)
     conversion = convert(capture, settings.credentials, catalogue=settings.catalogue, signing=_signing(settings))
