@@ -238,3 +238,66 @@ def test_sigterm_finishes_the_current_attempt(signed_dir, receiver, tmp_path):
     counts = box.counts()
     assert counts.get(DELIVERED, 0) >= 1 and counts.get("delivering", 0) == 0  # nothing left half-done
     assert server.receiver.count() == counts[DELIVERED]
+
+
+def _tls_material(directory: Path):
+    """A private CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
+    import datetime as dt
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def issue(subject, key, issuer, issuer_key, ca=False, server=False):
+        builder = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+            builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if server:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(
+                ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    def write(stem, cert, key):
+        (directory / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (directory / f"{stem}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                                  serialization.PrivateFormat.PKCS8,
+                                                                  serialization.NoEncryption()))
+
+    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = issue("test ca", ca_key, "test ca", ca_key, ca=True)
+    write("ca", ca, ca_key)
+    write("server", issue("127.0.0.1", server_key, "test ca", ca_key, server=True), server_key)
+    write("client", issue("counter-zs-001", client_key, "test ca", ca_key), client_key)
+
+
+def test_mutual_tls(signed_dir, receiver, tmp_path):
+    import ssl
+    _tls_material(tmp_path)
+    server = receiver()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(tmp_path / "ca.pem"))
+    context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    context.verify_mode = ssl.CERT_REQUIRED  # the agency only talks to counters it issued a certificate
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = server.url.replace("http://", "https://") + "/photos"
+    box = outbox_at(tmp_path)
+    mtls = {"cert": str(tmp_path / "client.pem"), "key": str(tmp_path / "client.key"), "ca": str(tmp_path / "ca.pem")}
+    push(box, [signed_dir / "photos" / "police.resident-id-card.jpg"], http_system(url, mtls=mtls))
+    drain(box)
+    assert box.counts() == {DELIVERED: 1}, [r["last_error"] for r in box.rows()]
+    assert server.receiver.count() == 1
+    anonymous = outbox_at(tmp_path / "anon")
+    (tmp_path / "anon").mkdir(exist_ok=True)
+    push(anonymous, [signed_dir / "photos" / "police.driving-licence.jpg"], http_system(url, timeout=5))
+    Worker(anonymous, once=True).run(install_signals=False)
+    row = anonymous.rows()[0]
+    assert row["status"] == "pending" and server.receiver.count() == 1  # refused: no client certificate

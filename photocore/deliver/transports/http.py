@@ -61,9 +61,10 @@ class HttpTransport:
         if self._client is None:
             options = {"timeout": self._timeout}
             if self._mtls:  # paths to PEM files; the key file itself is the secret, never copied
-                options["cert"] = (self._mtls["cert"], self._mtls["key"])
-                if "ca" in self._mtls:
-                    options["verify"] = self._mtls["ca"]
+                import ssl
+                context = ssl.create_default_context(cafile=self._mtls.get("ca"))
+                context.load_cert_chain(self._mtls["cert"], self._mtls["key"])
+                options["verify"] = context
             self._client = httpx.Client(**options)
         return self._client
 
