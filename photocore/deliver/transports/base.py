@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ...errors import PhotocoreError
+from ...errors import ConfigError, PhotocoreError
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ class DeliveryError(PhotocoreError):
         super().__init__(message, code=code)
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+def check_config(transport: str, cfg: dict, allowed: set[str], required: tuple[str, ...]) -> None:
+    """Unknown and missing keys of a transport's settings, as one ConfigError naming them."""
+    unknown = sorted(set(cfg) - allowed)
+    missing = [key for key in required if not cfg.get(key)]
+    if unknown or missing:
+        parts = ([f"unknown key(s) {unknown}"] if unknown else []) + ([f"{', '.join(missing)} required"] if missing else [])
+        raise ConfigError(f"{transport}: {'; '.join(parts)}", code="config.invalid")
 
 
 class Transport(Protocol):

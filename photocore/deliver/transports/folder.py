@@ -11,8 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ...errors import ConfigError
-from .base import Delivery, DeliveryError, Receipt
+from .base import Delivery, DeliveryError, Receipt, check_config
 
 KEYS = {"transport", "directory"}
 
@@ -23,9 +22,7 @@ class FolderTransport:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "FolderTransport":
-        unknown = set(cfg) - KEYS
-        if unknown or "directory" not in cfg:
-            raise ConfigError(f"folder: needs directory; unknown key(s) {sorted(unknown)}", code="config.invalid")
+        check_config("folder", cfg, KEYS, ("directory",))
         return cls(cfg["directory"])
 
     def _write(self, name: str, data: bytes, delivery_id: str) -> None:

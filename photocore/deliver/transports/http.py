@@ -15,7 +15,7 @@ import time
 import httpx
 
 from ...errors import ConfigError
-from .base import Delivery, DeliveryError, Receipt, Secret
+from .base import Delivery, DeliveryError, Receipt, Secret, check_config
 
 KEYS = {"transport", "url", "mode", "fields", "auth", "mtls", "webhook", "timeout", "headers"}
 DEFAULT_FIELDS = {"photo_id": "photo_id", "credential": "credential", "image": "image_base64", "jws": "jws",
@@ -48,11 +48,7 @@ class HttpTransport:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "HttpTransport":
-        unknown = set(cfg) - KEYS
-        if unknown:
-            raise ConfigError(f"http: unknown key(s) {sorted(unknown)}", code="config.invalid")
-        if "url" not in cfg:
-            raise ConfigError("http: url is required", code="config.invalid")
+        check_config("http", cfg, KEYS, ("url",))
         return cls(cfg["url"], mode=cfg.get("mode", "json"), fields=cfg.get("fields"), auth=cfg.get("auth"),
                    mtls=cfg.get("mtls"), webhook=cfg.get("webhook"), timeout=float(cfg.get("timeout", 20)),
                    headers=cfg.get("headers"))

@@ -20,7 +20,7 @@ from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError,
                                  PartialCredentialsError)
 
 from ...errors import ConfigError
-from .base import Delivery, DeliveryError, Receipt, Secret
+from .base import Delivery, DeliveryError, Receipt, Secret, check_config
 
 KEYS = {"transport", "endpoint_url", "bucket", "prefix", "region", "access_key", "secret_key", "timeout",
         "addressing_style"}
@@ -78,11 +78,7 @@ class S3Transport:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "S3Transport":
-        unknown = set(cfg) - KEYS
-        if unknown:
-            raise ConfigError(f"s3: unknown key(s) {sorted(unknown)}", code="config.invalid")
-        if not cfg.get("bucket"):
-            raise ConfigError("s3: bucket is required", code="config.invalid")
+        check_config("s3", cfg, KEYS, ("bucket",))
         return cls(cfg["bucket"], endpoint_url=cfg.get("endpoint_url"), prefix=cfg.get("prefix", ""),
                    region=cfg.get("region", "us-east-1"), access_key=cfg.get("access_key"),
                    secret_key=cfg.get("secret_key"), timeout=cfg.get("timeout", 20),

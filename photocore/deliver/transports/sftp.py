@@ -27,7 +27,7 @@ import threading
 import asyncssh
 
 from ...errors import ConfigError, PhotocoreError
-from .base import Delivery, DeliveryError, Receipt, Secret
+from .base import Delivery, DeliveryError, Receipt, Secret, check_config
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,7 @@ class SftpTransport:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "SftpTransport":
-        unknown = set(cfg) - KEYS
-        if unknown:
-            raise ConfigError(f"sftp: unknown key(s) {sorted(unknown)}", code="config.invalid")
-        missing = [k for k in ("host", "username") if not cfg.get(k)]
-        if missing:
-            raise ConfigError(f"sftp: {', '.join(missing)} required", code="config.invalid")
+        check_config("sftp", cfg, KEYS, ("host", "username"))
         if not any(cfg.get(k) for k in ("password", "private_key", "private_key_file")):
             raise ConfigError("sftp: one of password, private_key, private_key_file is required",
                               code="config.invalid")
