@@ -31,10 +31,31 @@ from photocore.deliver.worker import Worker  # noqa: E402
 from photocore.sign import CaptureInfo, build_manifest, init_keys, load_signer, sign_manifest  # noqa: E402
 
 
-def start_receiver(keys: Path, store: Path, no_fsync: bool = False):
+MINIMAL = """
+import json, sys
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        body = json.dumps({"receipt_id": self.headers["idempotency-key"]}).encode()
+        self.send_response(201); self.send_header("content-length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args): pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+server.serve_forever()
+"""
+
+
+def start_receiver(keys: Path, store: Path, no_fsync: bool = False, minimal: bool = False):
     prefix = ["-c", "import os, runpy; os.fsync = lambda fd: None; "
               "runpy.run_module('examples.agency_receiver.receiver', run_name='__main__')"] if no_fsync else \
         ["-m", "examples.agency_receiver.receiver"]
+    if minimal:  # acknowledges without verifying or storing: what the outbox and transport cost alone
+        proc = subprocess.Popen([sys.executable, "-c", MINIMAL], stdout=subprocess.PIPE, text=True)
+        return proc, proc.stdout.readline().split()[-1].strip()
     proc = subprocess.Popen([sys.executable, *prefix, "--port", "0", "--quiet",
                              "--trust", str(keys / "root.pem"), "--store", str(store)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -55,6 +76,8 @@ def fill(box: Outbox, url: str, items: int, photo: bytes, signer, catalogue) -> 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=600)
+    parser.add_argument("--minimal-receiver", action="store_true",
+                        help="a receiver that only acknowledges: the outbox and HTTP transport alone")
     parser.add_argument("--receiver-no-fsync", action="store_true",
                         help="run the receiver without fsync, to see how much of the time is its disk")
     args = parser.parse_args(argv)
@@ -75,7 +98,7 @@ def main(argv=None) -> int:
                 continue
             for threads in (1, 4):
                 store = tmp / f"store-{backend}-{threads}"
-                receiver, url = start_receiver(tmp / "keys", store, args.receiver_no_fsync)
+                receiver, url = start_receiver(tmp / "keys", store, args.receiver_no_fsync, args.minimal_receiver)
                 location = (str(tmp / f"{backend}-{threads}.sqlite3") if backend == "sqlite"
                             else server.fresh_database(f"bench{threads}"))
                 box = Outbox(location, key, Policy())
