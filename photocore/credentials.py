@@ -22,7 +22,7 @@ import numpy as np
 
 from .catalogue import PhotoProfile
 from .framing import FaceGeometry, solve_frame
-from .judge import FAIL, NOT_ASSESSED, PASS, Profile, Result, Rule, Verdict, judge, load_profile, make_verdict
+from .judge import FAIL, NOT_ASSESSED, PASS, Profile, Result, Verdict, judge, load_profile, make_verdict
 from .measures import Measurement
 
 # Capture rules that a credential replaces with its own: framing by geometry.*, and the

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 import photocore
 from photocore.analysis import analyse

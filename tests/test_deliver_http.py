@@ -4,7 +4,6 @@ webhook signatures, and a worker killed with SIGKILL again and again, losing not
 from __future__ import annotations
 
 import base64
-import json
 import os
 import random
 import signal
@@ -186,7 +185,7 @@ def test_systems_file_validation_names_the_key(tmp_path):
 
 def test_worker_killed_with_sigkill_loses_nothing_and_stores_each_once(signed_dir, receiver, tmp_path):
     """The delivery worker as a subprocess, SIGKILLed at random moments at least 20 times."""
-    from photocore.sign.manifest import build_manifest, canonical, sign_manifest
+    from photocore.sign.manifest import build_manifest, sign_manifest
     from photocore.catalogue import load_catalogue
     server = receiver(delay=0.02)
     key = new_key()

@@ -181,10 +181,6 @@ class Analysis:
     def grey(self) -> np.ndarray:
         return cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY)
 
-    @cached_property
-    def luminance(self) -> np.ndarray:
-        """Linear-light luminance scaled to 0-255, as ISO/IEC 29794-5 (not gamma grey)."""
-        return linear_luminance(self.image)
 
 
 _SRGB = np.arange(256, dtype=np.float64) / 255.0
