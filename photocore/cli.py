@@ -47,9 +47,7 @@ def cmd_check(args) -> int:
     from .check import check
 
     captured_at = _parse_time(args.captured_at) if args.captured_at else None
-    credentials = list(dict.fromkeys(args.credential or ()))
-    if args.all:
-        credentials += [c for c in load_catalogue(args.catalogue).credentials if c not in credentials]
+    credentials = _credential_ids(args, default_all=False)
     outputs, exit_code = [], EXIT_OK
     for image in args.images:
         try:
@@ -77,6 +75,26 @@ def cmd_check(args) -> int:
     return exit_code
 
 
+def _credential_ids(args, default_all: bool) -> list[str]:
+    """The --credential ids in order (unknown ones fail before any work), plus every credential
+    with --all, or when none is named and ``default_all``."""
+    catalogue = load_catalogue(args.catalogue)
+    credentials = list(dict.fromkeys(args.credential or ()))
+    for credential in credentials:
+        catalogue.get(credential)
+    if args.all or (default_all and not credentials):
+        credentials += [c for c in catalogue.credentials if c not in credentials]
+    return credentials
+
+
+def _credential_options(parser, default_all: bool) -> None:
+    parser.add_argument("--credential", action="append", metavar="ID",
+                        help="this credential (repeatable)" + ("" if default_all else "; default: the master capture"))
+    parser.add_argument("--all", action="store_true",
+                        help="every credential in the catalogue" + (" (the default)" if default_all else ""))
+    parser.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write via a temporary file and rename, so a reader never sees half a photo."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -89,9 +107,7 @@ def cmd_convert(args) -> int:
     from .convert import convert
 
     catalogue = load_catalogue(args.catalogue)
-    credentials = list(dict.fromkeys(args.credential or ()))
-    if args.all or not credentials:
-        credentials += [c for c in catalogue.credentials if c not in credentials]
+    credentials = _credential_ids(args, default_all=True)
     captured_at = _parse_time(args.captured_at) if args.captured_at else None
     signing = _signing_options(args, captured_at) if args.sign else None
     conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at, signing=signing)
@@ -271,12 +287,7 @@ def cmd_batch(args) -> int:
     from .batch.job import BatchSettings
     from .batch.run import local_executor
 
-    catalogue = load_catalogue(args.catalogue)
-    credentials = list(dict.fromkeys(args.credential or ()))
-    for credential in credentials:
-        catalogue.get(credential)  # unknown ids fail before any work
-    if args.all or not credentials:
-        credentials += [c for c in catalogue.credentials if c not in credentials]
+    credentials = _credential_ids(args, default_all=True)
     if args.sign:
         if not args.keys:
             raise ConfigError("--sign needs --keys DIR", code="config.invalid")
@@ -400,11 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check captures and say what to fix")
     check.add_argument("images", nargs="+", metavar="IMAGE")
-    check.add_argument("--credential", action="append", metavar="ID",
-                       help="judge against this credential's profile (repeatable); default: the master capture")
-    check.add_argument("--all", action="store_true", help="judge against every credential in the catalogue")
+    _credential_options(check, default_all=False)
     check.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
-    check.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
     check.add_argument("--json", action="store_true", help="machine-readable output (see README)")
     check.add_argument("--annotate", metavar="OUT.png", help="write the image with what the checks saw")
     check.set_defaults(run=cmd_check)
@@ -412,11 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     conv = sub.add_parser("convert", help="make each credential's photo from one capture")
     conv.add_argument("image", metavar="IMAGE")
     conv.add_argument("--out", required=True, metavar="DIR", help="where the photos, report.json and index.html go")
-    conv.add_argument("--credential", action="append", metavar="ID", help="this credential (repeatable)")
-    conv.add_argument("--all", action="store_true", help="every credential in the catalogue (the default)")
+    _credential_options(conv, default_all=True)
     conv.add_argument("--json", action="store_true", help="print report.json's rows")
     conv.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
-    conv.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
     conv.add_argument("--sign", action="store_true", help="sign every photo (writes <photo>.jws)")
     conv.add_argument("--keys", metavar="DIR", help="the key store (photocore keys init)")
     conv.add_argument("--station", help="capture station id for the manifest (or $PHOTOCORE_STATION)")
@@ -493,8 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help="convert a folder of captures (archives), resumable")
     batch.add_argument("in_dir", metavar="IN_DIR")
     batch.add_argument("out_dir", metavar="OUT_DIR")
-    batch.add_argument("--credential", action="append", metavar="ID")
-    batch.add_argument("--all", action="store_true", help="every credential (the default)")
+    _credential_options(batch, default_all=True)
     batch.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)), help="local processes")
     batch.add_argument("--sign", action="store_true")
     batch.add_argument("--keys", metavar="DIR")
@@ -502,7 +507,6 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--resume", action="store_true", help="skip captures the journal says are done")
     batch.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask cluster instead")
     batch.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    batch.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
     batch.set_defaults(run=cmd_batch)
 
     specs = sub.add_parser("specs", help="the credential catalogue: list, show, validate, document")
