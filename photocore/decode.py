@@ -91,6 +91,30 @@ class Capture:
             return self._sized[wanted]
 
 
+def from_pixels(rgb, *, analysis_max_side: int = ANALYSIS_MAX_SIDE) -> Capture:
+    """A ``Capture`` from pixels already in memory: a kiosk's live camera frame (HxWx3 uint8 sRGB).
+
+    No file, so no EXIF, ICC or JPEG tables: the frame is taken as sRGB, upright. Frames larger
+    than the analysis size are reduced for analysis and kept whole for rendering.
+    """
+    array = np.asarray(rgb)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3 or min(array.shape[:2]) < 16:
+        raise DecodeError(f"a frame must be an HxWx3 uint8 RGB array, got {array.dtype} {array.shape}",
+                          code="decode.bad_frame")
+    full = np.ascontiguousarray(array)
+    full.setflags(write=False)
+    h, w = full.shape[:2]
+    small = full
+    if max(h, w) > analysis_max_side:
+        s = max(h, w) / analysis_max_side
+        small = cv2.resize(full, (max(1, round(w / s)), max(1, round(h / s))), interpolation=cv2.INTER_AREA)
+        small.setflags(write=False)
+    capture = Capture(format="RAW", width=w, height=h, analysis=small, analysis_scale=w / small.shape[1],
+                      source_mode="RGB", greyscale_source=False, jpeg_quality=None, frames=1, data=b"")
+    capture._sized[max(h, w)] = full  # rendering asks for pixels(); there are no bytes to decode again
+    return capture
+
+
 def decode(source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
            analysis_max_side: int = ANALYSIS_MAX_SIDE) -> Capture:
     """Decode ``source`` (bytes, path or binary file object) into a ``Capture``.

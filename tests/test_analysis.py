@@ -66,3 +66,20 @@ def test_threads_share_nothing_mutable():
         t.join()
     assert not errors
     assert all(np.allclose(r, expected, atol=1e-3) for r in results)
+
+
+def test_live_frames_from_pixels_give_the_same_analysis():
+    """A kiosk hands over camera frames as arrays: same landmarks as the decoded file."""
+    import pytest
+    rgb = load_rgb(NEUTRAL[0])
+    from_file = analyse(photocore.decode(NEUTRAL[0]))
+    from_frame = analyse(photocore.from_pixels(rgb))
+    assert np.allclose(from_frame.landmarks, from_file.landmarks, atol=1.0)
+    big = np.ascontiguousarray(np.repeat(np.repeat(rgb, 2, axis=0), 2, axis=1))  # 1600 x 1600
+    capture = photocore.from_pixels(big)
+    assert max(capture.analysis.shape[:2]) == 1280 and capture.pixels().shape == big.shape
+    report = photocore.check(capture)
+    assert report.faces == 1 and {v.code: v.status for v in report.results[0].verdicts}["pose.roll"] == "pass"
+    with pytest.raises(photocore.DecodeError) as info:
+        photocore.from_pixels(np.zeros((100, 100), np.float32))
+    assert info.value.code == "decode.bad_frame"
