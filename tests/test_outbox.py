@@ -149,3 +149,15 @@ def test_folder_transport_is_idempotent_and_reports_permanent_errors(tmp_path):
     with pytest.raises(DeliveryError) as info:
         FolderTransport(str(blocked / "sub")).send(delivery)
     assert not info.value.permanent  # a missing mount may come back
+
+
+def test_rate_limit_spaces_deliveries(tmp_path):
+    box = Outbox(str(tmp_path / "outbox.sqlite3"), KEY)
+    box.register_destination("slow-agency", {"transport": "folder", "settings": {"directory": str(tmp_path / "d")},
+                                             "rate_limit": 20})
+    enqueue(box, 10, destination="slow-agency")
+    start = time.perf_counter()
+    stats = Worker(box, threads=4, once=True).run(install_signals=False)
+    elapsed = time.perf_counter() - start
+    assert stats.delivered == 10
+    assert elapsed >= 9 / 20 * 0.95  # ten deliveries at 20 per second: at least 0.45 s, whatever the threads
