@@ -161,3 +161,17 @@ def test_rate_limit_spaces_deliveries(tmp_path):
     elapsed = time.perf_counter() - start
     assert stats.delivered == 10
     assert elapsed >= 9 / 20 * 0.95  # ten deliveries at 20 per second: at least 0.45 s, whatever the threads
+
+
+def test_push_finds_signed_photos_in_nested_batch_output(tmp_path):
+    from photocore.deliver.push import signed_photos
+    for rel in ("district-a/chen/police.passport.jpg", "district-b/2019/li/police.passport.jpg"):
+        photo = tmp_path / rel
+        photo.parent.mkdir(parents=True)
+        photo.write_bytes(PHOTO)
+        photo.with_name(photo.name + ".jws").write_text("x.y.z")
+    (tmp_path / "district-a" / "chen" / "unsigned.jpg").write_bytes(PHOTO)
+    (tmp_path / "report.json").write_text("[]")
+    found = signed_photos([tmp_path])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["district-a/chen/police.passport.jpg",
+                                                                  "district-b/2019/li/police.passport.jpg"]

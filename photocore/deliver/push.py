@@ -21,13 +21,14 @@ def _manifest(token: str) -> dict:
 
 
 def signed_photos(paths) -> list[Path]:
-    """Photos with a .jws beside them, from files and folders (not recursive)."""
+    """Photos with a .jws beside them, from files and folders (folders searched recursively, so a
+    whole `photocore batch --sign` output can be pushed at once)."""
     found = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and p.with_name(p.name + ".jws").exists()
-                            and not p.name.endswith((".jws", ".json")))
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.with_name(p.name + ".jws").exists()
+                            and not p.name.endswith((".jws", ".json")) and ".photocore-batch" not in p.parts)
         elif path.is_file():
             if not path.with_name(path.name + ".jws").exists():
                 raise ConfigError(f"{path} has no signature {path.name}.jws beside it (convert --sign)",
