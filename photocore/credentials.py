@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .catalogue import PhotoProfile
-from .framing import FaceGeometry, solve_frame
+from .framing import MAX_UPSCALE, FaceGeometry, solve_frame
 from .judge import FAIL, NOT_ASSESSED, PASS, Profile, Result, Verdict, judge, load_profile, make_verdict
 from .measures import Measurement
 
@@ -77,7 +77,7 @@ def _geometry_verdicts(profile: PhotoProfile, analysis) -> list[Verdict]:
     for code in GEOMETRY_CODES:
         short = by_code.get(code)
         if code == "geometry.resolution":
-            value, limit = round(frame.scale, 3), f"enlargement <= {1.2:g}x for {frame.width_px}x{frame.height_px} px"
+            value, limit = round(frame.scale, 3), f"enlargement <= {MAX_UPSCALE:g}x for {frame.width_px}x{frame.height_px} px"
         else:
             value = 0.0 if short is None else (None if math.isinf(short.amount) else round(short.amount, 1))
             limit = "0 px missing"
