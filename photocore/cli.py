@@ -201,14 +201,14 @@ def cmd_verify(args) -> int:
     result = verify(photo, token, load_trust(args.trust), gone)
     out = result.to_dict()
     if result.valid and args.sm2_public:
-        from .sign.manifest import canonical
+        from .sign.manifest import signed_payload
         from .sign.sm2 import verify_sidecar
         try:
             sidecar = Path(f"{args.photo}.sm2.json").read_bytes()
             ok, signed = verify_sidecar(sidecar, Path(args.sm2_public).read_text(encoding="ascii"))
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"cannot read the SM2 signature: {exc}", code="verify.unusable") from exc
-        if not ok or signed != canonical(result.manifest):
+        if not ok or signed != signed_payload(token):
             out.update(valid=False, code="verify.bad_signature", message="the SM2 signature does not match")
     if args.json:
         _print_json(out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 from .errors import ConfigError
@@ -75,7 +75,7 @@ class Result:
     credential: str
     verdicts: tuple[Verdict, ...]
 
-    @property
+    @cached_property  # verdicts is a tuple: the answer never changes
     def compliant(self) -> bool:
         """No requirement failed. Not-assessed requirements are listed for the clerk to check."""
         return all(v.status != FAIL for v in self.verdicts)

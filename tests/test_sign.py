@@ -14,8 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from photocore.catalogue import load_catalogue
-from photocore.sign import (CaptureInfo, FileSigner, KeyStoreError, add_station_key, build_manifest, init_keys,
-                            list_keys, load_root, load_signer, revoke, revoked, sign_manifest, verify)
+from photocore.sign.manifest import manifest_common, photo_entry
+from photocore.sign import (CaptureInfo, FileSigner, KeyStoreError, ManifestSigner, add_station_key, build_manifest,
+                            init_keys, list_keys, load_root, load_signer, revoke, revoked, sign_manifest, verify)
 
 from conftest import NEUTRAL
 
@@ -96,19 +97,50 @@ def _unb64(text: str) -> bytes:
 def test_single_bit_flips_are_detected_with_the_right_code(store):
     token = signed(store)
     root = load_root(store)
-    header, payload, signature = token.split(".")
+    compact, disclosure, _ = token.split("~")
+    header, payload, signature = compact.split(".")
     for bit in range(0, len(PHOTO) * 8, len(PHOTO) * 8 // 23):
         assert verify(_flip(PHOTO, bit), token, root).code == "verify.tampered_image"
     manifest = _unb64(payload)
     for bit in range(0, len(manifest) * 8, len(manifest) * 8 // 23):
-        flipped = f"{header}.{_b64(_flip(manifest, bit))}.{signature}"
-        assert verify(PHOTO, flipped, root).code in ("verify.bad_signature",), bit
+        flipped = f"{header}.{_b64(_flip(manifest, bit))}.{signature}~{disclosure}~"
+        assert verify(PHOTO, flipped, root).code == "verify.bad_signature", bit
+    entry = _unb64(disclosure)  # the photo's own entry: credential, photo id, hash, verdicts
+    for bit in range(0, len(entry) * 8, len(entry) * 8 // 23):
+        flipped = f"{compact}~{_b64(_flip(entry, bit))}~"
+        assert verify(PHOTO, flipped, root).code == "verify.bad_signature", bit
     raw = _unb64(signature)
     for bit in range(0, len(raw) * 8, 7):
-        flipped = f"{header}.{payload}.{_b64(_flip(raw, bit))}"
+        flipped = f"{header}.{payload}.{_b64(_flip(raw, bit))}~{disclosure}~"
         assert verify(PHOTO, flipped, root).code == "verify.bad_signature", bit
     assert verify(PHOTO, "not a jws", root).code == "verify.malformed"
-    assert verify(PHOTO, f"{_b64(b'{}')}.{payload}.{signature}", root).code == "verify.malformed"
+    assert verify(PHOTO, compact, root).code == "verify.malformed"  # the disclosure is required
+    assert verify(PHOTO, f"{_b64(b'{}')}.{payload}.{signature}~{disclosure}~", root).code == "verify.malformed"
+
+
+def test_one_signature_per_capture_and_each_agency_sees_only_its_own_credential(store):
+    signer = load_signer(store)
+    capture = CaptureInfo("zs-001", "op-7", "2026-11-28T09:00:00+08:00", "kiosk-3")
+    issued = dt.datetime.now(dt.timezone.utc)
+    credentials = ["police.resident-id-card", "disability.disability-certificate", "hrss.social-security-card"]
+    common = manifest_common(catalogue=load_catalogue(), capture=capture, signer=signer, issued_at=issued)
+    entries = [photo_entry(PHOTO, credential=c, verdicts=[], image={"format": "jpeg"}) for c in credentials]
+    manifests = [{**common, **entry} for entry in entries]
+    tokens = ManifestSigner(signer).sign_all(common, entries)
+    assert len({t.split("~")[0] for t in tokens}) == 1  # one JWS, one signature
+    root = load_root(store)
+    for credential, manifest, token in zip(credentials, manifests, tokens):
+        result = verify(PHOTO, token, root)
+        assert result.valid and result.manifest == manifest  # the whole manifest, as built
+        revealed = b"".join(_unb64(part) for part in token.replace("~", ".").split(".") if part)
+        for other in credentials:
+            assert (other.encode() in revealed) == (other == credential)
+    payload = json.loads(_unb64(tokens[0].split("~")[0].split(".")[1]))
+    assert len(payload["photos"]) == 16  # three digests and 13 decoys: the count is not revealed
+    # an entry signed at another time cannot be passed off under this signature
+    other_capture = sign_manifest(manifests[1], signer)
+    mixed = f"{tokens[0].split('~')[0]}~{other_capture.split('~')[1]}~"
+    assert verify(PHOTO, mixed, root).code == "verify.bad_signature"
 
 
 def test_wrong_root_is_untrusted(store, tmp_path):
@@ -160,22 +192,31 @@ def test_es256_store(tmp_path):
 
 
 @pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
-def test_an_independent_jose_library_verifies_our_jws(tmp_path, alg):
+def test_independent_jose_and_sd_jwt_libraries_verify_our_signature(tmp_path, alg):
     from jwcrypto import jwk, jws
+    from sd_jwt.verifier import SDJWTVerifier
     init_keys(tmp_path, alg=alg)
     token = signed(tmp_path)
-    leaf = x509.load_der_x509_certificate(base64.b64decode(json.loads(_unb64(token.split(".")[0]))["x5c"][0]))
+    compact, disclosure, _ = token.split("~")
+    leaf = x509.load_der_x509_certificate(base64.b64decode(json.loads(_unb64(compact.split(".")[0]))["x5c"][0]))
     key = jwk.JWK.from_pem(leaf.public_key().public_bytes(serialization.Encoding.PEM,
                                                           serialization.PublicFormat.SubjectPublicKeyInfo))
-    obj = jws.JWS()
-    obj.deserialize(token)
+    obj = jws.JWS()  # jwcrypto: the compact JWS
+    obj.deserialize(compact)
     obj.verify(key, alg=alg)
-    assert json.loads(obj.payload)["credential"] == "police.resident-id-card"
+    assert json.loads(obj.payload)["capture"]["station_id"] == "zs-001"
     tampered = jws.JWS()
-    header, payload, signature = token.split(".")
+    header, payload, signature = compact.split(".")
     tampered.deserialize(f"{header}.{_b64(_flip(_unb64(payload), 9))}.{signature}")
     with pytest.raises(Exception):
         tampered.verify(key, alg=alg)
+    # the OpenWallet Foundation's SD-JWT implementation: signature, digest and disclosure
+    claims = SDJWTVerifier(token, lambda issuer, header: key).get_verified_payload()
+    (entry,) = claims["photos"]
+    assert entry["credential"] == "police.resident-id-card"
+    assert entry["image"]["sha256"] == __import__("hashlib").sha256(PHOTO).hexdigest()
+    foreign = signed(tmp_path).split("~")[1]  # an entry this signature does not cover is not disclosed
+    assert SDJWTVerifier(f"{compact}~{foreign}~", lambda issuer, header: key).get_verified_payload()["photos"] == []
 
 
 def test_c2pa_manifest_read_back_trusted(store):
@@ -198,13 +239,13 @@ def test_c2pa_manifest_read_back_trusted(store):
 
 
 def test_sm2_detached_signature(store):
-    from photocore.sign.manifest import canonical
+    from photocore.sign.manifest import signed_payload
     from photocore.sign.sm2 import Sm2Signer, create_key, verify_sidecar
     public = create_key(store)
-    manifest = {"photo": "x", "n": 1}
-    sidecar = Sm2Signer(store).sidecar(canonical(manifest))
+    token = signed(store)
+    sidecar = Sm2Signer(store).sidecar(signed_payload(token))
     ok, signed_bytes = verify_sidecar(sidecar, public)
-    assert ok and signed_bytes == canonical(manifest)
+    assert ok and signed_bytes == signed_payload(token)  # the same bytes the JWS signs
     record = json.loads(sidecar)
     record["signature"] = record["signature"][:-2] + ("00" if record["signature"][-2:] != "00" else "01")
     assert not verify_sidecar(json.dumps(record).encode(), public)[0]

@@ -97,7 +97,7 @@ def test_stores_photo_and_sidecars_with_metadata(moto, bucket, transports):
     s3 = client(moto.url)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert sorted(keys) == sorted([key, f"{key}.jws", f"{key}.sm2.json"])
-    expected = {key: (PHOTO, "image/jpeg"), f"{key}.jws": (JWS.encode("ascii"), "application/jose"),
+    expected = {key: (PHOTO, "image/jpeg"), f"{key}.jws": (JWS.encode("ascii"), "application/sd-jwt"),
                 f"{key}.sm2.json": (d.sm2, "application/json")}
     for name, (body, content_type) in expected.items():
         got = s3.get_object(Bucket=bucket, Key=name)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..sign.manifest import unverified_manifest
 from .outbox import Outbox
 from .systems import System
 
 
 def _manifest(token: str) -> dict:
-    """The manifest inside our own JWS (read, not verified: we are the producer)."""
+    """The manifest inside our own signature (read, not verified: we are the producer)."""
     try:
-        payload = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError) as exc:
-        raise ConfigError("not a photocore signature (JWS)", code="push.bad_signature") from exc
+        manifest = unverified_manifest(token)
+        return {"credential": manifest["credential"], "photo_id": manifest["photo_id"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError("not a photocore signature (.jws)", code="push.bad_signature") from exc
 
 
 def signed_photos(paths) -> list[Path]:

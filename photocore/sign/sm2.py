@@ -1,7 +1,9 @@
 """SM2 with SM3 (GM/T 0003, GM/T 0009) for national-crypto deployments: a detached signature.
 
-JOSE has no SM2 algorithm, so the manifest bytes the JWS carries are signed again with SM2
-and written beside the photo as ``<name>.sm2.json``:
+JOSE has no SM2 algorithm, so the bytes the JWS signs (its payload: the capture's manifest
+with the digests of each photo's entry) are signed again with SM2, once per capture, and
+written beside each photo as ``<name>.sm2.json``; the photo's own entry is then checked
+against those digests exactly as for the JWS:
 ``{"alg": "SM2-SM3", "uid": ..., "public_key": hex(04||x||y), "manifest": base64url(bytes),
 "signature": hex(r||s)}``. The SM2 key is generated and used through snowland-smx (pysmx),
 whose nonces come from a CSPRNG (not ``gmssl`` 3.2.2, whose nonce comes from ``random``); it is

@@ -1,8 +1,9 @@
-"""Sign the photos of a conversion: one manifest and JWS per credential's photo.
+"""Sign the photos of a conversion: one manifest per credential's photo, one signature in all.
 
-Each credential gets its own manifest (its own photo id, its own verdicts), so an agency sees
-only the credential it issues, never which other credentials the same person applied for.
-The photo's hash is computed once per distinct rendition. Where C2PA is wanted (per
+Each credential gets its own manifest (its own photo id, its own verdicts), disclosed only to
+its agency, so an agency never sees which other credentials the same person applied for; the
+station signs the capture's manifests once (see ``manifest``). The photo's hash is computed
+once per distinct rendition. Where C2PA is wanted (per
 credential in the catalogue, or for all with ``c2pa=True``), the manifest is embedded first
 and the JWS covers the final bytes; the renderer keeps room for it under the byte window.
 """
@@ -13,10 +14,11 @@ import datetime as dt
 import hashlib
 import io
 from dataclasses import dataclass
+from functools import cached_property
 
 from PIL import Image
 
-from .manifest import CaptureInfo, ManifestSigner, build_manifest, canonical
+from .manifest import CaptureInfo, ManifestSigner, manifest_common, new_photo_ids, signed_payload, verdict_summary
 from .signer import Signer
 
 
@@ -30,11 +32,16 @@ class SigningOptions:
     def wants_c2pa(self, profile) -> bool:
         return "jpeg" == profile.formats[0] and (profile.c2pa if self.c2pa is None else self.c2pa)
 
+    @cached_property
+    def manifest_signer(self) -> ManifestSigner:
+        """Built once (key, header, JOSE registry) and reused for every capture signed with these options."""
+        return ManifestSigner(self.signer)
+
 
 @dataclass(frozen=True)
 class SignedPhoto:
     data: bytes  # the photo as delivered (with the C2PA manifest when embedded)
-    jws: str
+    jws: str  # the SD-JWT: compact JWS ~ this photo's disclosure ~
     manifest: dict
     c2pa: bool
     sm2: bytes | None = None
@@ -52,13 +59,13 @@ def c2pa_reserve(options: SigningOptions) -> int:
 
 def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime | None = None) -> dict:
     """{credential id: SignedPhoto} for every outcome that produced a photo."""
-    signer = ManifestSigner(options.signer)
-    issued_at = now or dt.datetime.now(dt.timezone.utc)
-    digests: dict[int, str] = {}
-    out = {}
-    for outcome in outcomes:
-        if not outcome.ok:
-            continue
+    common = manifest_common(catalogue=catalogue, capture=options.capture, signer=options.signer,
+                             issued_at=now or dt.datetime.now(dt.timezone.utc))
+    images: dict[int, dict] = {}  # one image description per distinct file
+    summaries: dict[int, list] = {}  # one verdict summary per distinct verdict set
+    photos = []  # (credential, data, embedded, manifest, entry)
+    ok = [outcome for outcome in outcomes if outcome.ok]
+    for outcome, photo_id in zip(ok, new_photo_ids(len(ok))):
         r = outcome.rendition
         profile = catalogue.get(outcome.credential)
         data, embedded = r.data, False
@@ -67,13 +74,24 @@ def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime
             data = embed(data, options.signer, credential=outcome.credential, station_id=options.capture.station_id,
                          captured_at=options.capture.captured_at, title=f"{outcome.credential}.{r.extension}")
             embedded = True
-        key = id(data)
-        if key not in digests:
-            digests[key] = hashlib.sha256(data).hexdigest()
-        manifest = build_manifest(data, credential=outcome.credential, catalogue=catalogue,
-                                  verdicts=outcome.result.verdicts, capture=options.capture,
-                                  image={"format": r.format, "width": r.width, "height": r.height, "dpi": r.dpi},
-                                  signer=options.signer, issued_at=issued_at, photo_sha256=digests[key])
-        sm2 = options.sm2.sidecar(canonical(manifest)) if options.sm2 else None
-        out[outcome.credential] = SignedPhoto(data, signer.sign(manifest), manifest, embedded, sm2)
+        if id(data) not in images:
+            images[id(data)] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "format": r.format,
+                                "width": r.width, "height": r.height, "dpi": r.dpi}
+        verdicts = outcome.result.verdicts
+        if id(verdicts) not in summaries:
+            summaries[id(verdicts)] = verdict_summary(verdicts)
+        entry = {"credential": outcome.credential, "photo_id": photo_id, "image": images[id(data)],
+                 "verdicts": summaries[id(verdicts)]}
+        photos.append((outcome.credential, data, embedded, {**common, **entry}, entry))
+    tokens = options.manifest_signer.sign_all(common, [entry for *_, entry in photos])
+    sm2: dict[bytes, bytes] = {}  # one SM2 signature per signed payload, like the JWS
+    out = {}
+    for (credential, data, embedded, manifest, _), token in zip(photos, tokens):
+        sidecar = None
+        if options.sm2:
+            payload = signed_payload(token)
+            if payload not in sm2:
+                sm2[payload] = options.sm2.sidecar(payload)
+            sidecar = sm2[payload]
+        out[credential] = SignedPhoto(data, token, manifest, embedded, sidecar)
     return out

@@ -1,9 +1,11 @@
 """Verify a signed photo: anyone with the root certificate and a standard JOSE library can.
 
-Checks, each failure with its own code:
-- the JWS is well formed, with an algorithm we accept and the certificate chain in ``x5c``
-  (``verify.malformed``);
-- the signature verifies with the station certificate's key (``verify.bad_signature``);
+The token is an SD-JWT (RFC 9901, see ``manifest``): a compact JWS, then the photo's own
+disclosure. Checks, each failure with its own code:
+- the token is well formed: a JWS with an algorithm we accept and the certificate chain in
+  ``x5c``, then exactly one disclosure (``verify.malformed``);
+- the signature verifies with the station certificate's key, and the disclosure's digest is
+  one the station signed (``verify.bad_signature``);
 - the chain leads to the trusted root (``verify.untrusted_chain``);
 - every certificate was valid, and the station key inside its usage period, when the manifest
   says it was signed (``verify.expired``);
@@ -30,6 +32,7 @@ from joserfc.errors import BadSignatureError, JoseError
 
 from ..errors import PhotocoreError
 from .keys import DOCUMENT_SIGNING, usage_period
+from .manifest import PER_PHOTO, PHOTOS, SD_ALG, disclosure_digest, unb64url
 from .signer import ALGORITHMS, public_jwk, registry, thumbprint
 
 CODES = ("verify.malformed", "verify.bad_signature", "verify.untrusted_chain", "verify.expired", "verify.revoked",
@@ -55,8 +58,17 @@ class _Invalid(Exception):
         self.code, self.message = code, message
 
 
+def _split(token: str) -> tuple[str, str]:
+    """(compact JWS, disclosure) from ``JWS~disclosure~``."""
+    parts = token.strip().split("~")
+    if len(parts) != 3 or parts[2] or not parts[1]:
+        raise _Invalid("verify.malformed", "not a photocore signature: a compact JWS, then one disclosure, "
+                                           "each followed by '~' (SD-JWT, RFC 9901)")
+    return parts[0], parts[1]
+
+
 def _segments(token: str) -> tuple[dict, list[x509.Certificate], list[bytes]]:
-    parts = token.strip().split(".")
+    parts = token.split(".")
     if len(parts) != 3 or not all(parts):
         raise _Invalid("verify.malformed", "not a compact JWS (three non-empty dot-separated parts)")
     try:
@@ -102,16 +114,17 @@ def verify(photo: bytes, token: str, root: x509.Certificate, revoked=(), at: dt.
     """Verify ``photo`` against its JWS ``token`` with ``root`` as the only trust anchor."""
     kid = None
     try:
-        header, certs, ders = _segments(token)
+        compact, disclosure = _split(token)
+        header, certs, ders = _segments(compact)
         kid = header["kid"]
         try:
-            payload = jws.deserialize_compact(token.strip(), public_jwk(ders[0]), registry=registry()).payload
+            payload = jws.deserialize_compact(compact, public_jwk(ders[0]), registry=registry()).payload
         except BadSignatureError as exc:
             raise _Invalid("verify.bad_signature", "the signature does not match the manifest") from exc
         except (JoseError, ValueError) as exc:
             raise _Invalid("verify.malformed", f"the JWS cannot be read: {exc}") from exc
+        manifest = _disclosed_manifest(payload, disclosure)
         try:
-            manifest = json.loads(payload)
             signed_at = dt.datetime.fromisoformat(manifest["issued_at"])
             expected = manifest["image"]["sha256"]
         except (ValueError, KeyError, TypeError) as exc:
@@ -126,6 +139,28 @@ def verify(photo: bytes, token: str, root: x509.Certificate, revoked=(), at: dt.
     except _Invalid as invalid:
         return Verification(False, invalid.code, invalid.message, kid=kid)
     return Verification(True, None, f"signed by station key {kid} at {signed_at.isoformat()}", manifest, kid)
+
+
+def _disclosed_manifest(payload: bytes, disclosure: str) -> dict:
+    """The photo's manifest: the signed common part plus the photo's own disclosed entry,
+    accepted only if the station signed that entry's digest."""
+    try:
+        signed = json.loads(payload)
+        digests = {e["..."] for e in signed[PHOTOS] if isinstance(e, dict) and isinstance(e.get("..."), str)}
+        if signed["_sd_alg"] != SD_ALG:
+            raise ValueError(f"digest algorithm {signed['_sd_alg']!r}")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _Invalid("verify.malformed", f"the signed manifest cannot be read: {exc}") from exc
+    if disclosure_digest(disclosure) not in digests:
+        raise _Invalid("verify.bad_signature", "the photo's manifest entry is not one the station signed")
+    try:
+        _salt, entry = json.loads(unb64url(disclosure))
+        if set(entry) != set(PER_PHOTO):
+            raise ValueError("unexpected fields")
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise _Invalid("verify.malformed", f"the photo's manifest entry cannot be read: {exc}") from exc
+    common = {k: v for k, v in signed.items() if k not in (PHOTOS, "_sd_alg")}
+    return {**common, **entry}
 
 
 class VerifyInputError(PhotocoreError):

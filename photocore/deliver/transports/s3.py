@@ -25,7 +25,7 @@ from .base import Delivery, DeliveryError, Receipt, Secret, check_config
 KEYS = {"transport", "endpoint_url", "bucket", "prefix", "region", "access_key", "secret_key", "timeout",
         "addressing_style"}
 CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp",
-                 "jp2": "image/jp2", "jws": "application/jose", "json": "application/json"}
+                 "jp2": "image/jp2", "jws": "application/sd-jwt", "json": "application/json"}
 
 
 def _retry_after(headers: dict) -> float | None:
