@@ -143,6 +143,15 @@ def test_one_signature_per_capture_and_each_agency_sees_only_its_own_credential(
     assert verify(PHOTO, mixed, root).code == "verify.bad_signature"
 
 
+def test_photo_ids_are_random_version_4_uuids():
+    import uuid
+    from photocore.sign.manifest import new_photo_ids
+    ids = new_photo_ids(500)
+    assert len(set(ids)) == 500
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 and str(uuid.UUID(i)) == i
+               for i in ids)
+
+
 def test_wrong_root_is_untrusted(store, tmp_path):
     other = tmp_path / "other"
     init_keys(other)

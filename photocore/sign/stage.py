@@ -42,9 +42,15 @@ class SigningOptions:
 class SignedPhoto:
     data: bytes  # the photo as delivered (with the C2PA manifest when embedded)
     jws: str  # the SD-JWT: compact JWS ~ this photo's disclosure ~
-    manifest: dict
+    common: dict  # the manifest's part shared by the capture's photos
+    entry: dict  # the manifest's part only this photo's agency sees
     c2pa: bool
     sm2: bytes | None = None
+
+    @property
+    def manifest(self) -> dict:
+        """The photo's whole manifest, as ``verify`` returns it."""
+        return {**self.common, **self.entry}
 
 
 def c2pa_reserve(options: SigningOptions) -> int:
@@ -63,7 +69,7 @@ def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime
                              issued_at=now or dt.datetime.now(dt.timezone.utc))
     images: dict[int, dict] = {}  # one image description per distinct file
     summaries: dict[int, list] = {}  # one verdict summary per distinct verdict set
-    photos = []  # (credential, data, embedded, manifest, entry)
+    photos = []  # (credential, data, embedded, entry)
     ok = [outcome for outcome in outcomes if outcome.ok]
     for outcome, photo_id in zip(ok, new_photo_ids(len(ok))):
         r = outcome.rendition
@@ -82,16 +88,16 @@ def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime
             summaries[id(verdicts)] = verdict_summary(verdicts)
         entry = {"credential": outcome.credential, "photo_id": photo_id, "image": images[id(data)],
                  "verdicts": summaries[id(verdicts)]}
-        photos.append((outcome.credential, data, embedded, {**common, **entry}, entry))
+        photos.append((outcome.credential, data, embedded, entry))
     tokens = options.manifest_signer.sign_all(common, [entry for *_, entry in photos])
     sm2: dict[bytes, bytes] = {}  # one SM2 signature per signed payload, like the JWS
     out = {}
-    for (credential, data, embedded, manifest, _), token in zip(photos, tokens):
+    for (credential, data, embedded, entry), token in zip(photos, tokens):
         sidecar = None
         if options.sm2:
             payload = signed_payload(token)
             if payload not in sm2:
                 sm2[payload] = options.sm2.sidecar(payload)
             sidecar = sm2[payload]
-        out[credential] = SignedPhoto(data, token, manifest, embedded, sidecar)
+        out[credential] = SignedPhoto(data, token, common, entry, embedded, sidecar)
     return out
