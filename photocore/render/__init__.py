@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from ..framing import Frame, FaceGeometry, eye_line_angle, solve_frame
 from ..judge import messages
@@ -66,6 +67,7 @@ def _digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
+@lru_cache(maxsize=4096)  # profiles are immutable and hashed by identity; the JSON digest is not free
 def pixel_key(profile) -> str:
     """Names the pixels ``profile`` asks for (framing, size, background, colour)."""
     spec = {k: getattr(profile, k) for k in _PIXEL_KEYS}
@@ -74,6 +76,7 @@ def pixel_key(profile) -> str:
     return _digest(spec)
 
 
+@lru_cache(maxsize=4096)
 def render_key(profile) -> str:
     """Names the output ``profile`` asks for: equal keys mean identical files from one capture."""
     spec = {k: getattr(profile, k) for k in _FILE_KEYS}
