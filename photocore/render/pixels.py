@@ -31,8 +31,8 @@ class Source:
         self.levels = [(base, base.shape[1] / capture.width)]  # (image, pixels per capture px)
         self.analysis = analysis
         self._background = None
-        self.encode_hint: dict = {}  # JPEG bytes per pixel by quality, learnt from this capture
-        self.photos: dict = {}  # (pixel key, width) -> finished pixels, shared between outputs
+        self.encode_hint: dict = {}  # how large this capture's JPEGs come out (see encode)
+        self.photos: dict = {}  # (pixel key, width) -> (finished pixels, files encoded from them)
 
     def level_for(self, scale: float):
         """The smallest level with at least ``scale`` pixels per capture pixel."""
