@@ -96,6 +96,7 @@ def _age_verdict(profile: PhotoProfile, captured_at: datetime | None, now: datet
     return make_verdict("capture.age", PASS if days <= profile.max_age_days else FAIL, round(days, 1), limit)
 
 
+@lru_cache(maxsize=4096)  # profiles are immutable and hashed by identity
 def judge_key(profile: PhotoProfile) -> tuple:
     """Everything a credential's verdicts depend on: equal keys, equal verdicts."""
     geometry = tuple(sorted((k, r.min, r.max) for k, r in profile.geometry.items()))

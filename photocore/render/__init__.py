@@ -12,6 +12,9 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
 
 from ..framing import Frame, FaceGeometry, eye_line_angle, solve_frame
 from ..judge import messages
@@ -66,6 +69,7 @@ def _digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
+@lru_cache(maxsize=4096)  # profiles are immutable and hashed by identity; the JSON digest is not free
 def pixel_key(profile) -> str:
     """Names the pixels ``profile`` asks for (framing, size, background, colour)."""
     spec = {k: getattr(profile, k) for k in _PIXEL_KEYS}
@@ -74,6 +78,7 @@ def pixel_key(profile) -> str:
     return _digest(spec)
 
 
+@lru_cache(maxsize=4096)
 def render_key(profile) -> str:
     """Names the output ``profile`` asks for: equal keys mean identical files from one capture."""
     spec = {k: getattr(profile, k) for k in _FILE_KEYS}
@@ -92,9 +97,9 @@ def _resized(frame: Frame, width: int, profile) -> Frame:
     return replace(frame, width_px=width, height_px=height, scale=width / frame.crop_width)
 
 
-def _pixels(source: Source, profile, frame: Frame, roll: float, centre):
+def _pixels(source: Source, profile, frame: Frame, roll: float, centre) -> tuple[np.ndarray, dict]:
     """The photo's pixels, made once per (pixel key, width) and shared by outputs that differ
-    only in their file (format, byte window, DPI)."""
+    only in their file (format, byte window, DPI), with the files already encoded from them."""
     key = (pixel_key(profile), frame.width_px)
     if key not in source.photos:
         photo, alpha = cut(source, frame, roll, centre)
@@ -103,7 +108,7 @@ def _pixels(source: Source, profile, frame: Frame, roll: float, centre):
         if profile.colour == "grey":
             photo = to_grey(photo)
         photo.setflags(write=False)
-        source.photos[key] = photo
+        source.photos[key] = photo, {}
     return source.photos[key]
 
 
@@ -123,10 +128,10 @@ def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[
     for width in dict.fromkeys(sizes):
         current = _resized(frame, width, profile) if width != frame.width_px else frame
         mark = time.perf_counter()
-        photo = _pixels(source, profile, current, roll, centre)
+        photo, files = _pixels(source, profile, current, roll, centre)
         timings["render"] = timings.get("render", 0.0) + time.perf_counter() - mark
         mark = time.perf_counter()
-        encoded = encode(photo, profile, source.encode_hint, reserve)
+        encoded = encode(photo, profile, source.encode_hint, reserve, files)
         timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - mark
         if encoded.problem != "render.bytes_over":
             break
