@@ -66,10 +66,10 @@ def _background_verdict(profile: PhotoProfile, m: Measurement) -> Verdict:
     return make_verdict("background.colour", PASS if distance <= tolerance else FAIL, round(distance, 1), limit)
 
 
-def _geometry_verdicts(profile: PhotoProfile, analysis) -> list[Verdict]:
+def _geometry_verdicts(profile: PhotoProfile, analysis, face: FaceGeometry | None = None) -> list[Verdict]:
     if not analysis.has_face:
         return [make_verdict(code, NOT_ASSESSED, None, None, "no face was found") for code in GEOMETRY_CODES]
-    frame = solve_frame(profile, FaceGeometry.from_analysis(analysis))
+    frame = solve_frame(profile, face or FaceGeometry.from_analysis(analysis))
     by_code = {s.code: s for s in frame.shortfalls}
     if "geometry.rules" in by_code:
         return [make_verdict("geometry.rules", FAIL, None, by_code["geometry.rules"].detail)]
@@ -109,19 +109,28 @@ def judge_credentials(measurements: dict[str, Measurement], analysis, profiles, 
                       now: datetime | None = None) -> dict[str, Result]:
     """{credential id: result}, judging each distinct set of rules once (many credentials share one)."""
     done: dict[tuple, Result] = {}
+    shared: dict[tuple, tuple] = {}  # measure verdicts by rule set: the 184 credentials need a handful
+    face = FaceGeometry.from_analysis(analysis) if analysis.has_face else None
     out = {}
     for profile in profiles:
         key = judge_key(profile)
         if key not in done:
-            done[key] = judge_credential(measurements, analysis, profile, captured_at, now)
-        out[profile.id] = replace(done[key], credential=profile.id)
+            done[key] = judge_credential(measurements, analysis, profile, captured_at, now, shared=shared, face=face)
+        out[profile.id] = Result(profile.id, done[key].verdicts)
     return out
 
 
 def judge_credential(measurements: dict[str, Measurement], analysis, profile: PhotoProfile,
-                     captured_at: datetime | None = None, now: datetime | None = None) -> Result:
-    """Every requirement of ``profile`` for this capture, from the shared measurements."""
-    verdicts = list(judge(measurements, _measure_rules(profile), profile.id).verdicts)
+                     captured_at: datetime | None = None, now: datetime | None = None, *,
+                     shared: dict | None = None, face: FaceGeometry | None = None) -> Result:
+    """Every requirement of ``profile`` for this capture, from the shared measurements.
+    ``shared`` and ``face`` let callers judging many credentials reuse what they have in common."""
+    rules = _measure_rules(profile)
+    rule_set = tuple((rule.code, rule.policy) for rule in rules.rules)  # credentials differ only in these
+    shared = {} if shared is None else shared
+    if rule_set not in shared:
+        shared[rule_set] = judge(measurements, rules).verdicts
+    verdicts = list(shared[rule_set])
     if not profile.background_replace:
         verdicts.append(_background_verdict(profile, measurements["background_colour"]))
     content = profile.content
@@ -131,7 +140,7 @@ def judge_credential(measurements: dict[str, Measurement], analysis, profile: Ph
     if content.get("ears_visible"):
         verdicts.append(make_verdict("ears.visible", NOT_ASSESSED, None, "required",
                                      "no bundled model tells whether hair covers the ears"))
-    verdicts.extend(_geometry_verdicts(profile, analysis))
+    verdicts.extend(_geometry_verdicts(profile, analysis, face))
     age = _age_verdict(profile, captured_at or analysis.captured_at, now)
     if age:
         verdicts.append(age)

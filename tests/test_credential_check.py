@@ -107,3 +107,20 @@ def test_cli_all_credentials_json():
     assert len(out["results"]) == 184
     codes = {r["code"] for res in out["results"] for r in res["requirements"]}
     assert {"geometry.margin_top", "geometry.resolution", "capture.age"} <= codes
+
+
+def test_judging_many_credentials_at_once_equals_judging_each_alone():
+    """The shared work (measure verdicts by rule set, one face geometry) changes nothing."""
+    from photocore.catalogue import load_catalogue
+    from photocore.credentials import judge_credential, judge_credentials
+    from photocore.measures import measure_all
+    from conftest import SMILING
+    profiles = list(load_catalogue().credentials.values())
+    for path in (NEUTRAL[0], SUNGLASSES[0], SMILING[0]):
+        capture = photocore.decode(path)
+        analysis = analyse(capture)
+        measurements = measure_all(analysis)
+        together = judge_credentials(measurements, analysis, profiles, now=datetime(2026, 11, 29))
+        for profile in profiles:
+            alone = judge_credential(measurements, analysis, profile, now=datetime(2026, 11, 29))
+            assert together[profile.id].verdicts == alone.verdicts, (path.name, profile.id)

@@ -8,6 +8,7 @@ correctly exposed capture has a light background or highlights whatever the skin
 percentile of the whole image.
 """
 
+import cv2
 import numpy as np
 
 from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, sigmoid
@@ -17,7 +18,9 @@ from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, sig
 def exposure(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("exposure", "grey", NO_FACE)
-    values = analysis.grey[analysis.face_mask > 0]
+    x, y, w, h = cv2.boundingRect(analysis.face_polygon)  # the oval's box: the same pixels, 10x fewer tests
+    x, y = max(0, x), max(0, y)
+    values = analysis.grey[y: y + h, x: x + w][analysis.face_mask[y: y + h, x: x + w] > 0]
     if values.size == 0:
         return not_assessed("exposure", "grey", "the face region is empty")
     mean = float(values.mean()) / 255.0
