@@ -97,14 +97,19 @@ def lens_darkness(analysis) -> Measurement:
 def lens_glare(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("lens_glare", "share", NO_FACE)
-    grey = analysis.grey
+    boxes = [b for b in _lens_boxes(analysis) if b[2] > b[0] and b[3] > b[1]]
+    if not boxes:
+        return not_assessed("lens_glare", "share", "the eyes are outside the image")
+    # work inside the two lenses' bounding box only: the same pixels, a fraction of the image
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    grey = analysis.grey[top:max(b[3] for b in boxes), left:max(b[2] for b in boxes)]
     keep = np.zeros(grey.shape, np.uint8)
-    for x0, y0, x1, y1 in _lens_boxes(analysis):
-        keep[y0:y1, x0:x1] = 255
+    for x0, y0, x1, y1 in boxes:
+        keep[y0 - top:y1 - top, x0 - left:x1 - left] = 255
     for iris in (L.RIGHT_IRIS, L.LEFT_IRIS):
         centre = analysis.point(iris[0])
         radius = max(np.linalg.norm(analysis.point(i) - centre) for i in iris[1:])
-        cv2.circle(keep, tuple(int(v) for v in centre), int(radius * 1.3) + 1, 0, -1)
+        cv2.circle(keep, (int(centre[0]) - left, int(centre[1]) - top), int(radius * 1.3) + 1, 0, -1)
     region = grey[keep > 0]
     if region.size == 0:
         return not_assessed("lens_glare", "share", "the eyes are outside the image")
@@ -116,7 +121,7 @@ def lens_glare(analysis) -> Measurement:
 def glasses_frame(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("glasses_frame", "ratio", NO_FACE)
-    grey = analysis.grey.astype(np.float32)
+    grey = analysis.grey
     ied = analysis.inter_eye
     bridge = analysis.point(L.NOSE_BRIDGE)
     inner_y = (analysis.point(L.RIGHT_EYE_INNER)[1] + analysis.point(L.LEFT_EYE_INNER)[1]) / 2
@@ -127,7 +132,7 @@ def glasses_frame(analysis) -> Measurement:
         y0, y1 = int(y_top), int(y_bottom)
         if x0 < 0 or y0 < 0 or x1 > grey.shape[1] or y1 > grey.shape[0] or y1 - y0 < 3:
             return None
-        patch = grey[y0:y1, x0:x1]
+        patch = grey[y0:y1, x0:x1].astype(np.float32)
         gy = cv2.Sobel(patch, cv2.CV_32F, 0, 1, ksize=3)
         return float(np.mean(np.abs(gy), axis=1).max())  # strongest horizontal line
 
