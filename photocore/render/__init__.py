@@ -19,7 +19,7 @@ import numpy as np
 from ..framing import Frame, FaceGeometry, eye_line_angle, solve_frame
 from ..judge import messages
 from .encode import EXTENSIONS, encode
-from .pixels import Source, cut, replace_background, to_grey
+from .pixels import Source, cut, photo_pixels, replace_background, to_grey
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,16 @@ def _resized(frame: Frame, width: int, profile) -> Frame:
     return replace(frame, width_px=width, height_px=height, scale=width / frame.crop_width)
 
 
-def _pixels(source: Source, profile, frame: Frame, roll: float, centre) -> tuple[np.ndarray, dict]:
+def _pixels(source: Source, profile, frame: Frame) -> tuple[np.ndarray, dict]:
     """The photo's pixels, made once per (pixel key, width) and shared by outputs that differ
     only in their file (format, byte window, DPI), with the files already encoded from them."""
     key = (pixel_key(profile), frame.width_px)
     if key not in source.photos:
-        photo, alpha = cut(source, frame, roll, centre)
+        photo = cut(source, frame)
         if profile.background_replace:
-            photo = replace_background(photo, alpha, source.background_colour, profile.background[0])
+            photo = replace_background(photo, source.background_colour, profile.background[0])
+        else:
+            photo = photo_pixels(photo)
         if profile.colour == "grey":
             photo = to_grey(photo)
         photo.setflags(write=False)
@@ -112,14 +114,13 @@ def _pixels(source: Source, profile, frame: Frame, roll: float, centre) -> tuple
     return source.photos[key]
 
 
-def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[str, ...],
+def _render_one(source: Source, profile, key: str, credentials: tuple[str, ...],
                 frame: Frame, timings: dict, reserve: int = 0) -> Rendition:
     empty = dict(render_key=key, credentials=credentials, data=None, format=profile.formats[0],
                  dpi=profile.dpi, quality=None, reached_target=False, frame=frame)
     if not frame.feasible:
         failures = tuple(_failure(s.code.replace("geometry.", "render.", 1), s.detail) for s in frame.shortfalls)
         return Rendition(width=frame.width_px, height=frame.height_px, failures=failures, **empty)
-    roll, centre = eye_line_angle(analysis), analysis.eye_mid * analysis.scale
     sizes = [frame.width_px]
     if not profile.fixed_size:  # a ranged size may shrink to fit the byte window
         step = max(1, (frame.width_px - profile.width[0]) // 4)
@@ -128,7 +129,7 @@ def _render_one(source: Source, analysis, profile, key: str, credentials: tuple[
     for width in dict.fromkeys(sizes):
         current = _resized(frame, width, profile) if width != frame.width_px else frame
         mark = time.perf_counter()
-        photo, files = _pixels(source, profile, current, roll, centre)
+        photo, files = _pixels(source, profile, current)
         timings["render"] = timings.get("render", 0.0) + time.perf_counter() - mark
         mark = time.perf_counter()
         encoded = encode(photo, profile, source.encode_hint, reserve, files)
@@ -167,13 +168,14 @@ def render_all(capture, analysis, profiles, timings: dict | None = None, reserve
         return out
     face = FaceGeometry.from_analysis(analysis)
     frames = {key: solve_frame(members[0], face) for key, members in groups.items()}
-    max_scale = max((f.scale for f in frames.values() if f.feasible), default=1.0)
+    matted = [frames[key] for key, members in groups.items() if members[0].background_replace]
     mark = time.perf_counter()
-    source = Source(capture, analysis, max_scale)
+    source = Source(capture, analysis, frames.values(), matted, eye_line_angle(analysis),
+                    analysis.eye_mid * analysis.scale)
     timings["source"] = timings.get("source", 0.0) + time.perf_counter() - mark
     out = {}
     for key, members in groups.items():
-        rendition = _render_one(source, analysis, members[0], key, tuple(m.id for m in members), frames[key],
+        rendition = _render_one(source, members[0], key, tuple(m.id for m in members), frames[key],
                                 timings, reserve(members[0]))
         out.update({m.id: rendition for m in members})
     return out
