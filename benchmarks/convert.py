@@ -24,6 +24,7 @@ from PIL import Image
 import photocore
 from photocore.catalogue import load_catalogue
 from photocore.convert import convert
+from photocore.render.encode import save
 
 sys.path.insert(0, os.path.dirname(__file__))
 from speed import twelve_megapixel_jpeg  # noqa: E402
@@ -46,15 +47,17 @@ def main(argv=None) -> int:
         # the floor: decode the capture at the size the renders need, encode each distinct output once
         renditions = {o.rendition.render_key: (o.rendition, catalogue.get(o.credential))
                       for o in conversion.outcomes if o.rendition and o.rendition.ok}
-        pixels = {key: np.asarray(Image.open(io.BytesIO(r.data)).convert("RGB")) for key, (r, _) in renditions.items()}
+        pixels = {key: np.asarray(Image.open(io.BytesIO(r.data))) for key, (r, _) in renditions.items()}  # RGB or grey, as made
         max_scale = max(r.frame.scale for r, _ in renditions.values())
         start = time.perf_counter()
         capture = photocore.decode(data)
         capture.pixels(int(max(capture.width, capture.height) * min(1.0, max_scale) * 1.02))
-        for key, (rendition, profile) in renditions.items():  # one encode each, at the quality found
-            Image.fromarray(pixels[key]).save(io.BytesIO(), "JPEG", quality=rendition.quality,
-                                              dpi=(profile.dpi, profile.dpi) if profile.dpi else (72, 72))
+        sizes = {}
+        for key, (rendition, profile) in renditions.items():  # one encode each, as the renderer encodes it
+            sizes[key] = len(save(Image.fromarray(pixels[key]), rendition.format, profile.dpi, rendition.quality))
         floor = time.perf_counter() - start
+        for key, (rendition, _) in renditions.items():  # same settings: the same size, give or take re-encoding
+            assert abs(sizes[key] - rendition.bytes) < 0.1 * rendition.bytes, (key, sizes[key], rendition.bytes)
         if run == 0:
             continue  # warm-up: model load
         floors.append(floor)

@@ -30,7 +30,9 @@ class Encoded:
     problem: str | None = None  # render.bytes_over | render.bytes_under, when the window is missed
 
 
-def _save(image: Image.Image, fmt: str, dpi: int | None, quality: int | None) -> bytes:
+def save(image: Image.Image, fmt: str, dpi: int | None, quality: int | None) -> bytes:
+    """One encode with photocore's settings (the search below calls it; so does the speed
+    benchmark's floor, which must encode exactly as the renderer does)."""
     out = io.BytesIO()
     options = {"dpi": (dpi, dpi)} if dpi else {}
     if fmt == "jpeg":
@@ -60,7 +62,7 @@ def encode(pixels: np.ndarray, profile, hint: dict | None = None, reserve: int =
     def at(q: int | None) -> bytes:
         key = (fmt, profile.dpi, q)
         if key not in tried:
-            tried[key] = _save(image, fmt, profile.dpi, q)
+            tried[key] = save(image, fmt, profile.dpi, q)
         return tried[key]
 
     if fmt != "jpeg":
@@ -81,18 +83,21 @@ def encode(pixels: np.ndarray, profile, hint: dict | None = None, reserve: int =
     lo, hi = floor - 1, top + 1
     limit = math.log(high) if high > 0 else -math.inf
 
-    def predicted(q: int) -> float:
-        """Log bytes at ``q``: the model (``_shape``) through the bracket's real sizes."""
+    def offset_at(lo: int, hi: int):
+        """q -> the model's constant at q (log bytes minus ``_shape``), drawn through the
+        bracket's real sizes, or the capture's earlier renditions' when none is known yet."""
         ends = [(e, math.log(size(e)) - _shape(e)) for e in (lo, hi) if e in known]
         if not ends:
-            return math.log(area) + hint.get("offset", -math.inf) + _shape(q)  # top, without a hint
+            constant = math.log(area) + hint.get("offset", -math.inf)  # top, without a hint
+            return lambda q: constant
         if len(ends) == 1:
-            return ends[0][1] + _shape(q)
+            return lambda q: ends[0][1]
         (e0, c0), (e1, c1) = ends
-        return c0 + (c1 - c0) * (q - e0) / (e1 - e0) + _shape(q)
+        return lambda q: c0 + (c1 - c0) * (q - e0) / (e1 - e0)
 
     while hi - lo > 1:
-        q = max((q for q in range(lo + 1, hi) if predicted(q) <= limit), default=lo + 1)
+        offset = offset_at(lo, hi)  # log bytes at q = offset(q) + _shape(q)
+        q = max((q for q in range(lo + 1, hi) if offset(q) + _SHAPE[q] <= limit), default=lo + 1)
         if size(q) <= high:
             lo = q
         else:
@@ -107,10 +112,13 @@ def _shape(q: int) -> float:
 
     IJG tables scale the quantisation steps by (100 - q) above quality 50, and on photos the
     bytes follow that step to the power -0.55; chroma at full resolution (quality 90 and up,
-    see ``_save``) adds about a quarter. On London faces and the sample capture the slope
+    see ``save``) adds about a quarter. On London faces and the sample capture the slope
     holds within 10 %, so a search usually needs the answer and its next quality only.
     """
     return -0.55 * math.log(max(100 - q, 0.5)) + (0.22 if q >= 90 else 0.0)
+
+
+_SHAPE = [_shape(q) for q in range(101)]
 
 
 def _done(data: bytes, fmt: str, quality: int, low: float, high: float, at) -> Encoded:
