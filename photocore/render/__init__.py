@@ -102,7 +102,9 @@ def _pixels(source: Source, profile, frame: Frame) -> tuple[np.ndarray, dict]:
     only in their file (format, byte window, DPI), with the files already encoded from them."""
     key = (pixel_key(profile), frame.width_px)
     if key not in source.photos:
-        photo = cut(source, frame)
+        if frame not in source.cuts:  # pixel sets that differ only in colour share their cut
+            source.cuts[frame] = cut(source, frame)
+        photo = source.cuts[frame]
         if profile.background_replace:
             photo = replace_background(photo, source.background_colour, profile.background[0])
         else:
