@@ -46,7 +46,7 @@ def background_uniformity(analysis) -> Measurement:
     if missing:
         return missing
     lum = lum.astype(np.float32)
-    magnitude = np.hypot(cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3))
+    magnitude = cv2.magnitude(cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3))
     value = float(magnitude[background].mean())
     return Measurement("background_uniformity", round(value, 2),
                        clamp_score(190 * (1 - sigmoid(value, 10, 100))), "gradient")
