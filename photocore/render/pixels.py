@@ -76,6 +76,8 @@ class Source:
         """The RGBA region covering ``frame``; rebuilt (once) if a frame outside the first set comes."""
         if self.region is None:
             self.region = self._region(self.frames or [frame])
+        if frame in self.frames:  # the region was built around it
+            return self.region
         lo, hi = self._bounds([frame])
         if (lo < self._roi[0]).any() or (hi > self._roi[1]).any():
             self.frames.append(frame)
