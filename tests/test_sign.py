@@ -118,6 +118,22 @@ def test_single_bit_flips_are_detected_with_the_right_code(store):
     assert verify(PHOTO, f"{_b64(b'{}')}.{payload}.{signature}~{disclosure}~", root).code == "verify.malformed"
 
 
+def test_garbled_tokens_give_a_code_never_an_exception(store):
+    import random
+    from photocore.sign.verify import CODES
+    token, root = signed(store), load_root(store)
+    rng = random.Random(5)
+    invalid = 0
+    for _ in range(300):
+        chars = list(token)
+        for _ in range(rng.randint(1, 5)):
+            chars[rng.randrange(len(chars))] = rng.choice("~.-_=Az09{}\x00é")
+        result = verify(PHOTO, "".join(chars), root)  # a change may be a no-op (same char, padding bits)
+        assert result.valid or result.code in CODES
+        invalid += not result.valid
+    assert invalid >= 250
+
+
 def test_one_signature_per_capture_and_each_agency_sees_only_its_own_credential(store):
     signer = load_signer(store)
     capture = CaptureInfo("zs-001", "op-7", "2026-11-28T09:00:00+08:00", "kiosk-3")

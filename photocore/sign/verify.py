@@ -61,7 +61,7 @@ class _Invalid(Exception):
 def _split(token: str) -> tuple[str, str]:
     """(compact JWS, disclosure) from ``JWS~disclosure~``."""
     parts = token.strip().split("~")
-    if len(parts) != 3 or parts[2] or not parts[1]:
+    if len(parts) != 3 or parts[2] or not parts[1] or not token.isascii():
         raise _Invalid("verify.malformed", "not a photocore signature: a compact JWS, then one disclosure, "
                                            "each followed by '~' (SD-JWT, RFC 9901)")
     return parts[0], parts[1]
