@@ -138,7 +138,8 @@ def verify(photo: bytes, token: str, root: x509.Certificate, revoked=(), at: dt.
             raise _Invalid("verify.tampered_image", "the photo is not the one that was signed (hash differs)")
     except _Invalid as invalid:
         return Verification(False, invalid.code, invalid.message, kid=kid)
-    return Verification(True, None, f"signed by station key {kid} at {signed_at.isoformat()}", manifest, kid)
+    return Verification(True, None, f"{manifest['credential']} photo {manifest['photo_id']}, signed by station key "
+                                    f"{kid} at {signed_at.isoformat()}", manifest, kid)
 
 
 def _disclosed_manifest(payload: bytes, disclosure: str) -> dict:
