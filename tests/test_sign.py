@@ -316,3 +316,29 @@ def test_convert_with_c2pa_stays_inside_the_byte_window(store):
         assert read(photo.data, (store / "root.pem").read_text())[0] == "Trusted"
         assert verify(photo.data, photo.jws, load_root(store)).valid  # the JWS covers the final bytes
     assert profile.kb_max == 30
+
+
+def test_cli_sm2_signature_of_a_capture_verifies_for_each_photo(tmp_path):
+    exe = str(Path(sys.executable).with_name("photocore"))
+    env = {**__import__("os").environ, "PHOTOCORE_KEY_PASSPHRASE": "pw-for-sm2"}
+
+    def run(*args):
+        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, env=env)
+
+    keys, out = tmp_path / "keys", tmp_path / "out"
+    assert run("keys", "init", str(keys), "--sm2").returncode == 0
+    proc = run("convert", str(NEUTRAL[1]), "--out", str(out), "--credential", "police.resident-id-card",
+               "--credential", "hrss.social-security-card", "--sign", "--keys", str(keys), "--sm2")
+    assert proc.returncode == 0, proc.stderr
+    photos = sorted(out.glob("*.jpg"))
+    assert len(photos) == 2
+    public = str(keys / "sm2.public.hex")
+    for photo in photos:
+        proc = run("verify", str(photo), "--trust", str(keys / "root.pem"), "--sm2-public", public, "--json")
+        assert proc.returncode == 0 and json.loads(proc.stdout)["valid"], proc.stdout
+    sidecar = photos[0].with_name(photos[0].name + ".sm2.json")
+    record = json.loads(sidecar.read_text())
+    record["signature"] = record["signature"][:-2] + ("00" if record["signature"][-2:] != "00" else "01")
+    sidecar.write_text(json.dumps(record))
+    proc = run("verify", str(photos[0]), "--trust", str(keys / "root.pem"), "--sm2-public", public)
+    assert proc.returncode == 1 and "verify.bad_signature" in proc.stdout

@@ -68,7 +68,7 @@ def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime
     common = manifest_common(catalogue=catalogue, capture=options.capture, signer=options.signer,
                              issued_at=now or dt.datetime.now(dt.timezone.utc))
     images: dict[int, dict] = {}  # one image description per distinct file
-    summaries: dict[int, list] = {}  # one verdict summary per distinct verdict set
+    summaries: dict[int, dict] = {}  # one verdict summary per distinct verdict set
     photos = []  # (credential, data, embedded, entry)
     ok = [outcome for outcome in outcomes if outcome.ok]
     for outcome, photo_id in zip(ok, new_photo_ids(len(ok))):
@@ -90,14 +90,9 @@ def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime
                  "verdicts": summaries[id(verdicts)]}
         photos.append((outcome.credential, data, embedded, entry))
     tokens = options.manifest_signer.sign_all(common, [entry for *_, entry in photos])
-    sm2: dict[bytes, bytes] = {}  # one SM2 signature per signed payload, like the JWS
+    # SM2 signs what the JWS signs: the capture's one payload, so one SM2 signature serves all photos
+    sidecar = options.sm2.sidecar(signed_payload(tokens[0])) if options.sm2 and tokens else None
     out = {}
     for (credential, data, embedded, entry), token in zip(photos, tokens):
-        sidecar = None
-        if options.sm2:
-            payload = signed_payload(token)
-            if payload not in sm2:
-                sm2[payload] = options.sm2.sidecar(payload)
-            sidecar = sm2[payload]
         out[credential] = SignedPhoto(data, token, common, entry, embedded, sidecar)
     return out
