@@ -276,12 +276,17 @@ def test_sm2_detached_signature(store):
     assert not verify_sidecar(json.dumps(record).encode(), public)[0]
 
 
-def test_cli_keys_convert_sign_and_verify(tmp_path):
+def cli(*args, env):
+    """The installed ``photocore`` command, as an operator runs it."""
     exe = str(Path(sys.executable).with_name("photocore"))
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_cli_keys_convert_sign_and_verify(tmp_path):
     env = {**__import__("os").environ, "PHOTOCORE_KEY_PASSPHRASE": "pw-for-cli"}
 
     def run(*args):
-        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, env=env)
+        return cli(*args, env=env)
 
     keys, out = tmp_path / "keys", tmp_path / "out"
     assert run("keys", "init", str(keys)).returncode == 0
@@ -319,11 +324,10 @@ def test_convert_with_c2pa_stays_inside_the_byte_window(store):
 
 
 def test_cli_sm2_signature_of_a_capture_verifies_for_each_photo(tmp_path):
-    exe = str(Path(sys.executable).with_name("photocore"))
     env = {**__import__("os").environ, "PHOTOCORE_KEY_PASSPHRASE": "pw-for-sm2"}
 
     def run(*args):
-        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, env=env)
+        return cli(*args, env=env)
 
     keys, out = tmp_path / "keys", tmp_path / "out"
     assert run("keys", "init", str(keys), "--sm2").returncode == 0
