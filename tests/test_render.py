@@ -284,3 +284,68 @@ def test_median_colour_is_numpys_median():
         pixels = image[mask > 0]
         expected = np.median(pixels, axis=0) if len(pixels) else np.full(3, 255.0)
         assert np.array_equal(median_colour(image, mask), expected.astype(np.float32)), trial
+
+
+def _in_photo(analysis, frame, points):
+    """Analysis points (px) as photo pixels of ``frame``: levelled about the eyes, then cut."""
+    import math
+    from photocore.framing import eye_line_angle
+    t = math.radians(-eye_line_angle(analysis))
+    rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    centre = analysis.eye_mid * analysis.scale
+    levelled = (np.asarray(points) * analysis.scale - centre) @ rot.T + centre
+    return (levelled - [frame.left, frame.top]) * frame.width_px / frame.crop_width
+
+
+def _without_hair_gaps(monkeypatch):
+    import photocore.render.pixels as pixels
+    monkeypatch.setattr(pixels, "fill_hair_gaps", lambda image, share, *rest: share)
+
+
+def test_background_seen_through_hair_is_replaced(catalogue, monkeypatch):
+    """The sample's curl beside the jaw lets the wall show through; the segmenter counts it as
+    person, so before fill_hair_gaps a red photo kept a pale patch of wall there."""
+    from photocore.analysis import landmarks as L
+    profile = catalogue.get("civil-affairs.divorce-certificate")
+    assert profile.background_replace and profile.background[0] == "#D74532"
+
+    def pale_wall_left(out, analysis):
+        rendition = out[profile.id]
+        photo = np.asarray(Image.open(io.BytesIO(rendition.data)).convert("RGB")).astype(int)
+        oval = _in_photo(analysis, rendition.frame, analysis.landmarks[L.FACE_OVAL, :2])
+        face = np.zeros(photo.shape[:2], np.uint8)
+        cv2.fillPoly(face, [np.round(oval).astype(np.int32)], 1)
+        chin_row = int(_in_photo(analysis, rendition.frame, [analysis.chin])[0][1])
+        pale = (photo.min(axis=2) > 170) & (photo.max(axis=2) - photo.min(axis=2) < 30) & (face == 0)
+        return int(pale[:chin_row].sum())  # above the chin: no shirt, only hair, ears and wall
+
+    with monkeypatch.context() as m:
+        _without_hair_gaps(m)
+        before = pale_wall_left(*rendered(SAMPLE, [profile]))
+    after = pale_wall_left(*rendered(SAMPLE, [profile]))
+    assert before > 250, before  # the patch is there without the fill
+    # most of it goes (382 -> 89 px when written); what stays is where the segmenter is sure
+    # the curl is person, which the fill leaves alone (see fill_hair_gaps)
+    assert after < 0.35 * before, (before, after)
+
+
+@pytest.mark.parametrize("face", [SAMPLE, *NEUTRAL[:4]], ids=lambda p: p.stem)
+def test_hair_gaps_leave_the_face_alone(catalogue, monkeypatch, face):
+    """Only hair and wall change: the face oval and everything below the chin are the same
+    pixels with or without the fill."""
+    from photocore.analysis import landmarks as L
+    profile = catalogue.get("civil-affairs.divorce-certificate")
+    with monkeypatch.context() as m:
+        _without_hair_gaps(m)
+        plain, _ = rendered(face, [profile])
+    filled, analysis = rendered(face, [profile])
+    a, b = (np.asarray(Image.open(io.BytesIO(r[profile.id].data)).convert("RGB")).astype(int) for r in (plain, filled))
+    frame = filled[profile.id].frame
+    face_mask = np.zeros(a.shape[:2], np.uint8)
+    cv2.fillPoly(face_mask, [np.round(_in_photo(analysis, frame, analysis.landmarks[L.FACE_OVAL, :2])).astype(np.int32)], 1)
+    face_mask = cv2.erode(face_mask, np.ones((15, 15), np.uint8))  # the oval's edge may hold hair, and JPEG blocks
+    chin_row = int(_in_photo(analysis, frame, [analysis.chin])[0][1])
+    changed = np.abs(a - b).max(axis=2) > 12  # beyond re-encoding noise
+    assert not changed[face_mask > 0].any()
+    assert not changed[chin_row + 16:].any()
+    assert changed.any()  # the fill did something on every face: at least the halo at the hair's edge

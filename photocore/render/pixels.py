@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from ..framing import Frame
+from .matte import background_share, fill_hair_gaps, wall_colour
 
 # The guided filter's coefficients are smooth, so they are found on a grid this many times
 # coarser than the region (about as fine as the per-photo half-size grid it replaces, whose
@@ -112,11 +113,16 @@ class Source:
         m = np.zeros((2, 3))  # coarse pixel j is region point n (j + 0.5), capture (u - o) / k
         m[0, 0], m[1, 1] = n * km / k
         m[:, 2] = km * (n / 2 - o) / k - 0.5
-        alpha = cv2.warpAffine(mask, m, (image.shape[1] // n, image.shape[0] // n),
-                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        # the person mask and the wall's colour (see fill_hair_gaps) on the coarse grid
+        coarse = cv2.warpAffine(np.dstack([mask, wall_colour(self.analysis.small, mask)]), m,
+                                (image.shape[1] // n, image.shape[0] // n),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        alpha, wall = np.ascontiguousarray(coarse[..., 0]), coarse[..., 1:]
         radius = float(np.median([max(2, round(min(f.width_px, f.height_px) / 120)) * k[0] / f.scale
                                   for f in self.matted]))
-        return Pyramid(cv2.merge([*cv2.split(image), background_share(image, alpha, radius)]), k, o)
+        share = background_share(image, alpha, radius)
+        share = fill_hair_gaps(image, share, alpha, wall, k[1] * self.analysis.chin[1] * self.analysis.scale + o[1])
+        return Pyramid(cv2.merge([*cv2.split(image), share]), k, o)
 
 
 def median_colour(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -185,25 +191,6 @@ def cut(source: Source, frame: Frame) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def background_share(photo: np.ndarray, alpha: np.ndarray, radius: float) -> np.ndarray:
-    """How much of each pixel is background (0..255), from the segmenter's ``alpha`` (person,
-    on a grid an integer factor coarser than ``photo``) refined along the photo's own edges.
-
-    The mask is coarse, so it is refined with a guided filter on the photo (edges follow hair,
-    not the mask's blocks), of ``radius`` photo pixels; the share is colour-independent, so one
-    serves every background colour (see ``replace_background``).
-    """
-    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
-    h, w = grey.shape
-    guide = cv2.resize(grey, (alpha.shape[1], alpha.shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    a, b = guided_filter(guide, alpha.astype(np.float32), max(1, round(radius * alpha.shape[1] / w)), 1e-3)
-    # background share 1 - clip((q - 0.15) / 0.7, 0, 1) with q = a * grey / 255 + b: linear in
-    # (a, b) up to the clip, so it is folded into them before they are brought to full size
-    a = cv2.resize(a * (-1 / 0.7), (w, h), interpolation=cv2.INTER_LINEAR)
-    b = cv2.resize((0.85 - b) * (255 / 0.7), (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.add(cv2.multiply(a, grey, dtype=cv2.CV_32F), b, dtype=cv2.CV_8U)  # rounds, clips to 0..255
-
-
 def replace_background(photo: np.ndarray, old: np.ndarray, new_hex: str) -> np.ndarray:
     """``photo`` (RGB + background share) with the background colour swapped for ``new_hex``.
 
@@ -214,27 +201,6 @@ def replace_background(photo: np.ndarray, old: np.ndarray, new_hex: str) -> np.n
     new = np.array([int(new_hex[i:i + 2], 16) for i in (1, 3, 5)], np.float64)
     *rgb, share = cv2.split(photo)
     return cv2.merge([cv2.addWeighted(c, 1, share, d / 255, 0) for c, d in zip(rgb, new - old)])
-
-
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """He and Sun's guided filter (grey guide): the coefficients (a, b) of ``src`` smoothed
-    along ``guide``'s edges, q = a * guide + b; ``radius`` is the box's half width.
-
-    Called with guide and src on a coarse grid: a and b are smooth, so the caller brings them
-    to full size and applies them to the full-size guide (the "fast" guided filter), which is
-    indistinguishable for a matte and many times cheaper. Written out (a
-    few box filters) because cv2.ximgproc is only in the contrib build, and which of the two
-    OpenCV wheels provides cv2 is not something to rely on.
-    """
-    box = (2 * radius + 1,) * 2
-
-    def mean(x):
-        return cv2.boxFilter(x, cv2.CV_32F, box)
-
-    mean_g, mean_p = mean(guide), mean(src)
-    a = (mean(guide * src) - mean_g * mean_p) / (mean(guide * guide) - mean_g * mean_g + eps)
-    b = mean_p - a * mean_g
-    return mean(a), mean(b)
 
 
 def photo_pixels(photo: np.ndarray) -> np.ndarray:
