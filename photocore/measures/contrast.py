@@ -7,7 +7,6 @@ on them, since a washed-out face also fails ``image.exposure``.
 
 import math
 
-import cv2
 import numpy as np
 
 from ..analysis import linear_luminance
@@ -17,10 +16,9 @@ from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
 def _face_luminance(analysis):
     key = "_face_luminance"
     if key not in analysis.__dict__:
-        x, y, w, h = cv2.boundingRect(analysis.face_polygon)
-        x, y = max(0, x), max(0, y)
-        roi = np.ascontiguousarray(analysis.image[y: y + h, x: x + w])
-        values = linear_luminance(roi)[analysis.face_mask[y: y + h, x: x + w] > 0] if roi.size else np.empty(0)
+        x0, y0, x1, y1 = analysis.face_box
+        roi = analysis.image[y0:y1, x0:x1]
+        values = linear_luminance(roi)[analysis.face_mask > 0] if roi.size else np.empty(0)
         analysis.__dict__[key] = values
     return analysis.__dict__[key]
 

@@ -17,9 +17,7 @@ REFERENCE_IED = 90.0  # ICAO's minimum inter-eye distance for a portrait
 def sharpness(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("sharpness", "var", NO_FACE)
-    x, y, w, h = cv2.boundingRect(analysis.face_polygon)
-    grey = analysis.grey[max(0, y): y + h, max(0, x): x + w]
-    mask = analysis.face_mask[max(0, y): y + h, max(0, x): x + w]
+    grey, mask = analysis.face_grey, analysis.face_mask  # the face oval's box
     if grey.size < 16:
         return not_assessed("sharpness", "var", "the face is too small to measure")
     factor = REFERENCE_IED / max(analysis.inter_eye, 1e-6)
