@@ -171,19 +171,29 @@ def _status(rule: Rule, m: Measurement) -> str:
     return FAIL
 
 
-def make_verdict(code: str, status: str, value: float | None, limit: str | None, reason: str | None = None) -> Verdict:
-    """A verdict with the clerk's messages for ``code`` and ``status``."""
+@lru_cache(maxsize=None)
+def _texts(code: str, status: str, assessed: bool) -> tuple[str, str]:
+    """The clerk's (Chinese, English) message for a verdict; a not-assessed reason is appended."""
     text = messages()[code]
     if status == FAIL:
-        return Verdict(code, FAIL, value, limit, text["advice_zh"], text["advice_en"])
-    if status == NOT_ASSESSED and value is None:
-        why = f". ({reason})" if reason else ""
-        return Verdict(code, NOT_ASSESSED, None, limit, f"无法自动判断，请人工核对：{text['title_zh']}",
-                       f"Cannot be judged automatically, please check by eye: {text['title_en']}{why}")
+        return text["advice_zh"], text["advice_en"]
+    if status == NOT_ASSESSED and not assessed:
+        return (f"无法自动判断，请人工核对：{text['title_zh']}",
+                f"Cannot be judged automatically, please check by eye: {text['title_en']}")
     if status == NOT_ASSESSED:
-        return Verdict(code, NOT_ASSESSED, value, limit, f"接近限值，无法可靠判断，请人工核对：{text['title_zh']}",
-                       f"Too close to the limit to judge reliably, please check by eye: {text['title_en']}")
-    return Verdict(code, PASS, value, limit, text["title_zh"], text["title_en"])
+        return (f"接近限值，无法可靠判断，请人工核对：{text['title_zh']}",
+                f"Too close to the limit to judge reliably, please check by eye: {text['title_en']}")
+    return text["title_zh"], text["title_en"]
+
+
+def make_verdict(code: str, status: str, value: float | None, limit: str | None, reason: str | None = None) -> Verdict:
+    """A verdict with the clerk's messages for ``code`` and ``status``."""
+    if status != FAIL and status != NOT_ASSESSED:
+        status = PASS
+    zh, en = _texts(code, status, value is not None)
+    if status == NOT_ASSESSED and value is None and reason:
+        en = f"{en}. ({reason})"
+    return Verdict(code, status, value, limit, zh, en)
 
 
 def _verdict(rule: Rule, m: Measurement) -> Verdict:
