@@ -210,7 +210,10 @@ class Analysis:
         region = self.image[rows, cols]
         if region.size == 0:
             return np.zeros(region.shape[:2], np.uint8)
-        if rstep != 1 or cstep != 1:
+        if cstep != 1 and rstep > 0:
+            # Gathering every n-th 3-byte pixel is slow: convert whole rows, then pick columns.
+            return cv2.cvtColor(self.image[rows], cv2.COLOR_RGB2GRAY)[:, cols]
+        if rstep < 0 or cstep != 1:
             region = np.ascontiguousarray(region)
         return cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, Measurement, clamp_score, median, not_assessed, percentile, register
 
 
 def _cheek_level(analysis) -> float:
@@ -29,7 +29,7 @@ def _cheek_level(analysis) -> float:
         x, y = analysis.point(idx).astype(int)
         patch = analysis.grey_at(slice(max(0, y - half), y + half + 1), slice(max(0, x - half), x + half + 1))
         if patch.size:
-            values.append(float(np.median(patch)))
+            values.append(median(patch))
     level = analysis.__dict__[key] = max(np.mean(values) if values else 0.0, 1.0)
     return level
 
@@ -76,7 +76,7 @@ def eye_visibility(analysis) -> Measurement:
         iris_px = roi[(iris_disc > 0) & (eye > 0)]
         if sclera.sum() < 4 or iris_px.size < 4:
             continue
-        contrasts.append(float(np.percentile(roi[sclera], 75)) - float(np.percentile(iris_px, 25)))
+        contrasts.append(percentile(roi[sclera], 75) - percentile(iris_px, 25))
     if not contrasts:
         return not_assessed("eye_visibility", "ratio", "the eye openings are too small to read")
     value = min(contrasts) / _cheek_level(analysis)
