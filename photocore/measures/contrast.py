@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..analysis import linear_luminance
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, variance
 
 
 def _face_luminance(analysis):
@@ -22,15 +22,6 @@ def _face_luminance(analysis):
         values = linear_luminance(roi)[analysis.face_mask > 0] if roi.size else np.empty(0)
         analysis.__dict__[key] = values
     return analysis.__dict__[key]
-
-
-def _variance(x: np.ndarray) -> float:
-    """``np.var(x)`` by numpy's own steps (pairwise sums, then the mean of squared deviations),
-    reusing ``x`` for the deviations: one large temporary array fewer."""
-    mean = np.add.reduce(x, keepdims=True) / x.size
-    np.subtract(x, mean, out=x)
-    np.multiply(x, x, out=x)
-    return float(np.add.reduce(x) / x.size)
 
 
 def _values_or_reason(analysis, name: str, unit: str):
@@ -48,7 +39,7 @@ def luminance_variance(analysis) -> Measurement:
     values, missing = _values_or_reason(analysis, "luminance_variance", "variance")
     if missing:
         return missing
-    v = _variance(values / 255.0)
+    v = variance(values / 255.0)
     return Measurement("luminance_variance", round(v, 5),
                        clamp_score(100 * math.sin(math.pi * 60 * v / (60 * v + 1))), "variance")
 
