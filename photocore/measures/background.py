@@ -27,7 +27,8 @@ def _work(analysis):
         return cached
     rgb = analysis.small
     person = analysis.person_mask_small > 0.2
-    background = cv2.erode((~person).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    # bool and 0/1 uint8 arrays are the same bytes: views instead of copies
+    background = cv2.erode((~person).view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)
     result = (rgb, linear_luminance(rgb), background, person, rgb.shape[1] / analysis.image.shape[1])
     analysis.__dict__[key] = result
     return result
@@ -75,7 +76,7 @@ def background_shadow(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("background_shadow", "share", "no face, so no head to look beside")
     reach = max(3, int(0.6 * analysis.face_width * factor))
-    near_person = cv2.dilate(person.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    near_person = cv2.dilate(person.view(np.uint8), np.ones((reach, reach), np.uint8)).view(bool)
     near = background & near_person
     # Only beside and above the head, not beside the shoulders.
     chin_y = int(analysis.chin[1] * factor)
@@ -97,7 +98,7 @@ def background_colour(analysis) -> Measurement:
     missing = _too_little("background_colour", "L*", background)
     if missing:
         return missing
-    mean = cv2.mean(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB), mask=background.astype(np.uint8))
+    mean = cv2.mean(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB), mask=background.view(np.uint8))
     lightness = mean[0] * 100 / 255
     a, b = mean[1] - 128, mean[2] - 128
     chroma = float(np.hypot(a, b))

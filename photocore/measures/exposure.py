@@ -14,7 +14,7 @@ so the numbers equal those of the pixel arrays, without gathering or sorting the
 import cv2
 import numpy as np
 
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, sigmoid
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, percentile, register, sigmoid
 
 _LEVELS = np.arange(256, dtype=np.int64)
 
@@ -23,14 +23,14 @@ def _percentile_99(grey: np.ndarray) -> float:
     """``np.percentile(grey, 99)`` of a uint8 array, from its histogram.
 
     The percentile interpolates between two neighbouring order statistics; when the ones
-    around it are equal (nearly always with 256 levels), it is that level. Otherwise numpy.
+    around it are equal (nearly always with 256 levels), it is that level; otherwise sort.
     """
     cumulative = np.cumsum(np.bincount(grey.ravel(), minlength=256))
     k = int(0.99 * (grey.size - 1))
     low, high = np.searchsorted(cumulative, [k - 1, k + 2], side="right")  # sorted[k - 1], sorted[k + 2]
     if low == high:
         return float(low)
-    return float(np.percentile(grey, 99))
+    return percentile(grey, 99)
 
 
 @register("exposure")
