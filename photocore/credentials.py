@@ -146,8 +146,8 @@ def judge_credential(measurements: dict[str, Measurement], analysis, profile: Ph
     ``shared`` and ``face`` let callers judging many credentials reuse what they have in common."""
     rules, rule_set = _measure_rules(profile)
     shared = {} if shared is None else shared
-    if rule_set not in shared:
-        shared[rule_set] = judge(measurements, rules).verdicts
+    if rule_set not in shared:  # rule sets differ in a rule or two: each rule is judged once
+        shared[rule_set] = judge(measurements, rules, memo=shared.setdefault("rules", {})).verdicts
     verdicts = list(shared[rule_set])
     if not profile.background_replace:
         verdicts.append(_background_verdict(profile, measurements["background_colour"]))

@@ -173,7 +173,7 @@ def _status(rule: Rule, m: Measurement) -> str:
 
 @lru_cache(maxsize=None)
 def _texts(code: str, status: str, assessed: bool) -> tuple[str, str]:
-    """The clerk's (Chinese, English) message for a verdict; a not-assessed reason is appended."""
+    """The clerk's (Chinese, English) messages for a verdict, looked up once (make_verdict adds any reason)."""
     text = messages()[code]
     if status == FAIL:
         return text["advice_zh"], text["advice_en"]
@@ -207,6 +207,18 @@ def _verdict(rule: Rule, m: Measurement) -> Verdict:
     return make_verdict(rule.code, status, m.value, limit)
 
 
-def judge(measurements: dict[str, Measurement], profile: Profile, credential: str = "capture") -> Result:
-    """Compare the capture's measurements with every rule of ``profile``."""
-    return Result(credential, tuple(_verdict(rule, measurements[rule.measure]) for rule in profile.rules))
+def judge(measurements: dict[str, Measurement], profile: Profile, credential: str = "capture",
+          memo: dict | None = None) -> Result:
+    """Compare the capture's measurements with every rule of ``profile``.
+
+    ``memo``, kept for one capture, lets profiles that share rules judge each rule once.
+    """
+    if memo is None:
+        return Result(credential, tuple(_verdict(rule, measurements[rule.measure]) for rule in profile.rules))
+    verdicts = []
+    for rule in profile.rules:
+        seen = memo.get(id(rule))
+        if seen is None or seen[0] is not rule:  # the rule is kept with its verdict, so its id stays its own
+            seen = memo[id(rule)] = (rule, _verdict(rule, measurements[rule.measure]))
+        verdicts.append(seen[1])
+    return Result(credential, tuple(verdicts))
