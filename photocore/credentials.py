@@ -32,8 +32,9 @@ GEOMETRY_CODES = ("geometry.margin_top", "geometry.margin_bottom", "geometry.mar
 
 
 @lru_cache(maxsize=512)
-def _measure_rules(profile: PhotoProfile) -> Profile:
-    """The capture profile's rules as they apply to this credential."""
+def _measure_rules(profile: PhotoProfile) -> tuple[Profile, tuple]:
+    """The capture profile's rules as they apply to this credential, and their codes and
+    policies: the only things in them that differ between credentials."""
     content = profile.content
     rules = []
     for rule in load_profile("capture").rules:
@@ -46,13 +47,17 @@ def _measure_rules(profile: PhotoProfile) -> Profile:
         if rule.code == "background.colour" and not profile.background_replace:
             continue  # judged against the credential's own colours below
         rules.append(rule)
-    return Profile(name=profile.id, rules=tuple(rules))
+    return Profile(name=profile.id, rules=tuple(rules)), tuple((rule.code, rule.policy) for rule in rules)
 
 
+@lru_cache(maxsize=256)
 def _lab(hex_colour: str) -> np.ndarray:
+    """CIELAB of a catalogue colour (read-only: cached)."""
     rgb = np.array([[[int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]]], np.uint8)
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[0, 0].astype(np.float64)
-    return np.array([lab[0] * 100 / 255, lab[1] - 128, lab[2] - 128])
+    out = np.array([lab[0] * 100 / 255, lab[1] - 128, lab[2] - 128])
+    out.flags.writeable = False
+    return out
 
 
 def _background_verdict(profile: PhotoProfile, m: Measurement) -> Verdict:
@@ -105,18 +110,32 @@ def judge_key(profile: PhotoProfile) -> tuple:
             profile.background_tolerance if not profile.background_replace else None, profile.max_age_days)
 
 
+_KEY_NUMBERS: dict[tuple, int] = {}
+
+
+@lru_cache(maxsize=4096)
+def _key_numbers(profile: PhotoProfile) -> tuple[int, int]:
+    """Small numbers for the profile's ``judge_key`` and for the part of it the frame depends on
+    (size, aspect, geometry): cheaper to hash for every credential than the keys."""
+    key = judge_key(profile)
+    return (_KEY_NUMBERS.setdefault(key, len(_KEY_NUMBERS)),
+            _KEY_NUMBERS.setdefault(("frame",) + key[:4], len(_KEY_NUMBERS)))
+
+
 def judge_credentials(measurements: dict[str, Measurement], analysis, profiles, captured_at=None,
                       now: datetime | None = None) -> dict[str, Result]:
     """{credential id: result}, judging each distinct set of rules once (many credentials share one)."""
-    done: dict[tuple, Result] = {}
+    done: dict[int, tuple] = {}  # verdicts by judge key
     shared: dict[tuple, tuple] = {}  # measure verdicts by rule set: the 184 credentials need a handful
     face = FaceGeometry.from_analysis(analysis) if analysis.has_face else None
     out = {}
     for profile in profiles:
-        key = judge_key(profile)
-        if key not in done:
-            done[key] = judge_credential(measurements, analysis, profile, captured_at, now, shared=shared, face=face)
-        out[profile.id] = Result(profile.id, done[key].verdicts)
+        key = _key_numbers(profile)[0]
+        verdicts = done.get(key)
+        if verdicts is None:
+            verdicts = done[key] = judge_credential(measurements, analysis, profile, captured_at, now,
+                                                    shared=shared, face=face).verdicts
+        out[profile.id] = Result(profile.id, verdicts)
     return out
 
 
@@ -125,11 +144,10 @@ def judge_credential(measurements: dict[str, Measurement], analysis, profile: Ph
                      shared: dict | None = None, face: FaceGeometry | None = None) -> Result:
     """Every requirement of ``profile`` for this capture, from the shared measurements.
     ``shared`` and ``face`` let callers judging many credentials reuse what they have in common."""
-    rules = _measure_rules(profile)
-    rule_set = tuple((rule.code, rule.policy) for rule in rules.rules)  # credentials differ only in these
+    rules, rule_set = _measure_rules(profile)
     shared = {} if shared is None else shared
-    if rule_set not in shared:
-        shared[rule_set] = judge(measurements, rules).verdicts
+    if rule_set not in shared:  # rule sets differ in a rule or two: each rule is judged once
+        shared[rule_set] = judge(measurements, rules, memo=shared.setdefault("rules", {})).verdicts
     verdicts = list(shared[rule_set])
     if not profile.background_replace:
         verdicts.append(_background_verdict(profile, measurements["background_colour"]))
@@ -140,7 +158,10 @@ def judge_credential(measurements: dict[str, Measurement], analysis, profile: Ph
     if content.get("ears_visible"):
         verdicts.append(make_verdict("ears.visible", NOT_ASSESSED, None, "required",
                                      "no bundled model tells whether hair covers the ears"))
-    verdicts.extend(_geometry_verdicts(profile, analysis, face))
+    frame_key = ("frame", _key_numbers(profile)[1])  # credentials of one size and geometry share a frame
+    if frame_key not in shared:
+        shared[frame_key] = tuple(_geometry_verdicts(profile, analysis, face))
+    verdicts.extend(shared[frame_key])
     age = _age_verdict(profile, captured_at or analysis.captured_at, now)
     if age:
         verdicts.append(age)

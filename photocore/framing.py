@@ -65,6 +65,8 @@ class FaceGeometry:
 
     def without_hair(self, crown: bool, width: bool) -> "FaceGeometry":
         """The head as if hair added no height (crown) or width: skull and ears only."""
+        if not crown and not width:
+            return self  # frozen: the same head
         return replace(self, crown_y=self.skull_y if crown else self.crown_y, crown_inside=self.crown_inside or crown,
                        head_width=CANONICAL_HEAD_WIDTH * self.face_width if width else self.head_width)
 
@@ -192,6 +194,20 @@ def _left_interval(profile, face: FaceGeometry, u: float):
     return (face.eye_x - high / u, face.eye_x - low / u)
 
 
+def _candidates(u_range, u_mid):
+    """The middle first, then 41 steps across the range, nearest the middle first.
+
+    The middle nearly always works, so with finite numbers (the middle then sorts first)
+    the steps are only built and sorted when it does not.
+    """
+    finite = math.isfinite(u_range[0]) and math.isfinite(u_range[1]) and math.isfinite(u_mid)
+    if finite:
+        yield u_mid
+    steps = [u_mid] + [u_range[0] + (u_range[1] - u_range[0]) * i / 40 for i in range(41)]
+    steps.sort(key=lambda u: abs(u - u_mid))
+    yield from steps[1:] if finite else steps
+
+
 def _solve(profile, face: FaceGeometry):
     """(u, top, left) meeting every rule, aiming at the middle; or (None, reason)."""
     scale = _scale_intervals(profile, face)
@@ -199,11 +215,9 @@ def _solve(profile, face: FaceGeometry):
     if u_range is None:
         return None, "the size rules contradict each other: " + ", ".join(sorted(scale))
     u_mid = _middle(u_range, u_range[0])
-    # Try the middle first, then step outwards until the vertical rules can be met too.
-    candidates = [u_mid] + [u_range[0] + (u_range[1] - u_range[0]) * i / 40 for i in range(41)]
-    candidates.sort(key=lambda u: abs(u - u_mid))
     last = None
-    for u in candidates:
+    # Try the middle first, then step outwards until the vertical rules can be met too.
+    for u in _candidates(u_range, u_mid):
         q = u * profile.aspect
         tops = _top_intervals(profile, face, q)
         top_range = _intersect(tops.values())

@@ -171,19 +171,29 @@ def _status(rule: Rule, m: Measurement) -> str:
     return FAIL
 
 
-def make_verdict(code: str, status: str, value: float | None, limit: str | None, reason: str | None = None) -> Verdict:
-    """A verdict with the clerk's messages for ``code`` and ``status``."""
+@lru_cache(maxsize=None)
+def _texts(code: str, status: str, assessed: bool) -> tuple[str, str]:
+    """The clerk's (Chinese, English) messages for a verdict, looked up once (make_verdict adds any reason)."""
     text = messages()[code]
     if status == FAIL:
-        return Verdict(code, FAIL, value, limit, text["advice_zh"], text["advice_en"])
-    if status == NOT_ASSESSED and value is None:
-        why = f". ({reason})" if reason else ""
-        return Verdict(code, NOT_ASSESSED, None, limit, f"无法自动判断，请人工核对：{text['title_zh']}",
-                       f"Cannot be judged automatically, please check by eye: {text['title_en']}{why}")
+        return text["advice_zh"], text["advice_en"]
+    if status == NOT_ASSESSED and not assessed:
+        return (f"无法自动判断，请人工核对：{text['title_zh']}",
+                f"Cannot be judged automatically, please check by eye: {text['title_en']}")
     if status == NOT_ASSESSED:
-        return Verdict(code, NOT_ASSESSED, value, limit, f"接近限值，无法可靠判断，请人工核对：{text['title_zh']}",
-                       f"Too close to the limit to judge reliably, please check by eye: {text['title_en']}")
-    return Verdict(code, PASS, value, limit, text["title_zh"], text["title_en"])
+        return (f"接近限值，无法可靠判断，请人工核对：{text['title_zh']}",
+                f"Too close to the limit to judge reliably, please check by eye: {text['title_en']}")
+    return text["title_zh"], text["title_en"]
+
+
+def make_verdict(code: str, status: str, value: float | None, limit: str | None, reason: str | None = None) -> Verdict:
+    """A verdict with the clerk's messages for ``code`` and ``status``."""
+    if status != FAIL and status != NOT_ASSESSED:
+        status = PASS
+    zh, en = _texts(code, status, value is not None)
+    if status == NOT_ASSESSED and value is None and reason:
+        en = f"{en}. ({reason})"
+    return Verdict(code, status, value, limit, zh, en)
 
 
 def _verdict(rule: Rule, m: Measurement) -> Verdict:
@@ -197,6 +207,18 @@ def _verdict(rule: Rule, m: Measurement) -> Verdict:
     return make_verdict(rule.code, status, m.value, limit)
 
 
-def judge(measurements: dict[str, Measurement], profile: Profile, credential: str = "capture") -> Result:
-    """Compare the capture's measurements with every rule of ``profile``."""
-    return Result(credential, tuple(_verdict(rule, measurements[rule.measure]) for rule in profile.rules))
+def judge(measurements: dict[str, Measurement], profile: Profile, credential: str = "capture",
+          memo: dict | None = None) -> Result:
+    """Compare the capture's measurements with every rule of ``profile``.
+
+    ``memo``, kept for one capture, lets profiles that share rules judge each rule once.
+    """
+    if memo is None:
+        return Result(credential, tuple(_verdict(rule, measurements[rule.measure]) for rule in profile.rules))
+    verdicts = []
+    for rule in profile.rules:
+        seen = memo.get(id(rule))
+        if seen is None or seen[0] is not rule:  # the rule is kept with its verdict, so its id stays its own
+            seen = memo[id(rule)] = (rule, _verdict(rule, measurements[rule.measure]))
+        verdicts.append(seen[1])
+    return Result(credential, tuple(verdicts))

@@ -171,16 +171,51 @@ class Analysis:
         return self.landmarks[L.FACE_OVAL, :2].astype(np.int32)
 
     @cached_property
+    def face_box(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1): the face oval's bounding box, clipped to the image.
+
+        Every face-mask pixel lies inside it, so face measures read this box (about a tenth
+        of the image) and get the same pixels as from the whole image.
+        """
+        x, y, w, h = cv2.boundingRect(self.face_polygon)
+        height, width = self.image.shape[:2]
+        x0, y0 = max(0, x), max(0, y)
+        return x0, y0, max(x0, min(width, x + w)), max(y0, min(height, y + h))
+
+    @cached_property
     def face_mask(self) -> np.ndarray:
-        """uint8 mask of the landmarked face region (the face oval)."""
-        mask = np.zeros(self.image.shape[:2], np.uint8)
-        cv2.fillPoly(mask, [self.face_polygon], 255)
+        """uint8 mask of the landmarked face region (the face oval) within ``face_box``."""
+        x0, y0, x1, y1 = self.face_box
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        if mask.size:
+            cv2.fillPoly(mask, [self.face_polygon - np.array([x0, y0], np.int32)], 255)
         return mask
 
     @cached_property
-    def grey(self) -> np.ndarray:
-        return cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY)
+    def face_grey(self) -> np.ndarray:
+        """Grey levels of ``face_box`` (RGB to grey is per pixel: equal to those of the whole image)."""
+        x0, y0, x1, y1 = self.face_box
+        return self.grey_at(slice(y0, y1), slice(x0, x1), face=False)
 
+    def grey_at(self, rows: slice, cols: slice, face: bool = True) -> np.ndarray:
+        """``grey(image)[rows, cols]`` without converting the whole image: a view of
+        ``face_grey`` when the region lies in the face box, else that region converted alone."""
+        height, width = self.image.shape[:2]
+        r0, r1, rstep = rows.indices(height)
+        c0, c1, cstep = cols.indices(width)
+        if face and rstep == cstep == 1 and self.has_face:
+            x0, y0, x1, y1 = self.face_box
+            if x0 <= c0 < c1 <= x1 and y0 <= r0 < r1 <= y1:
+                return self.face_grey[r0 - y0: r1 - y0, c0 - x0: c1 - x0]
+        region = self.image[rows, cols]
+        if region.size == 0:
+            return np.zeros(region.shape[:2], np.uint8)
+        if cstep != 1 and rstep > 0:
+            # Gathering every n-th 3-byte pixel is slow: convert whole rows, then pick columns.
+            return cv2.cvtColor(self.image[rows], cv2.COLOR_RGB2GRAY)[:, cols]
+        if rstep < 0 or cstep != 1:
+            region = np.ascontiguousarray(region)
+        return cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
 
 
 _SRGB = np.arange(256, dtype=np.float64) / 255.0

@@ -27,10 +27,24 @@ def _work(analysis):
         return cached
     rgb = analysis.small
     person = analysis.person_mask_small > 0.2
-    background = cv2.erode((~person).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    # bool and 0/1 uint8 arrays are the same bytes: views instead of copies
+    background = cv2.erode((~person).view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)
     result = (rgb, linear_luminance(rgb), background, person, rgb.shape[1] / analysis.image.shape[1])
     analysis.__dict__[key] = result
     return result
+
+
+def _histogram(lum, mask) -> np.ndarray:
+    """Cumulative counts of the 256 levels of ``lum`` where ``mask`` is set."""
+    return np.cumsum(cv2.calcHist([lum], [0], mask.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64))
+
+
+def _median(cumulative: np.ndarray) -> float:
+    """``np.median`` of the masked pixels, from their cumulative counts: the middle level,
+    or the mean of the two middle ones (whole numbers, so exact), without sorting pixels."""
+    n = int(cumulative[-1])
+    low, high = np.searchsorted(cumulative, [(n - 1) // 2, n // 2], side="right")
+    return (float(low) + float(high)) / 2
 
 
 def _too_little(name, unit, background):
@@ -45,8 +59,9 @@ def background_uniformity(analysis) -> Measurement:
     missing = _too_little("background_uniformity", "gradient", background)
     if missing:
         return missing
-    lum = lum.astype(np.float32)
-    magnitude = cv2.magnitude(cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3))
+    # Sobel of whole grey levels is exact in float32 from uint8 too; magnitude written over gx.
+    gx, gy = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3)
+    magnitude = cv2.magnitude(gx, gy, gx)
     value = float(magnitude[background].mean())
     return Measurement("background_uniformity", round(value, 2),
                        clamp_score(190 * (1 - sigmoid(value, 10, 100))), "gradient")
@@ -61,16 +76,17 @@ def background_shadow(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("background_shadow", "share", "no face, so no head to look beside")
     reach = max(3, int(0.6 * analysis.face_width * factor))
-    near_person = cv2.dilate(person.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    near_person = cv2.dilate(person.view(np.uint8), np.ones((reach, reach), np.uint8)).view(bool)
     near = background & near_person
     # Only beside and above the head, not beside the shoulders.
     chin_y = int(analysis.chin[1] * factor)
     near[chin_y:, :] = False
     far = background & ~near_person
     far[chin_y:, :] = False
-    if near.sum() < 20 or far.sum() < 20:
+    near_counts, far_counts = _histogram(lum, near), _histogram(lum, far)
+    if near_counts[-1] < 20 or far_counts[-1] < 20:
         return not_assessed("background_shadow", "share", "too little background beside the head to compare")
-    near_level, far_level = float(np.median(lum[near])), float(np.median(lum[far]))
+    near_level, far_level = _median(near_counts), _median(far_counts)
     value = max(0.0, (far_level - near_level) / max(far_level, 1.0))
     return Measurement("background_shadow", round(value, 3), clamp_score(100 * (1 - value / 0.3)), "share",
                        details={"near": near_level, "far": far_level})
@@ -82,7 +98,7 @@ def background_colour(analysis) -> Measurement:
     missing = _too_little("background_colour", "L*", background)
     if missing:
         return missing
-    mean = cv2.mean(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB), mask=background.astype(np.uint8))
+    mean = cv2.mean(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB), mask=background.view(np.uint8))
     lightness = mean[0] * 100 / 255
     a, b = mean[1] - 128, mean[2] - 128
     chroma = float(np.hypot(a, b))

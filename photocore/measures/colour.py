@@ -19,13 +19,24 @@ def _distance(value: float, low: float, high: float) -> float:
     return max(low - value, 0.0, value - high)
 
 
+def _every_eighth(image: np.ndarray) -> np.ndarray:
+    """``image[::8, ::8]`` as a contiguous array; copied as whole 3-byte pixels, which numpy
+    does several times faster than byte by byte."""
+    if not image.flags.c_contiguous:
+        return np.ascontiguousarray(image[::8, ::8])
+    pixels = image.view(np.dtype((np.void, 3))).reshape(image.shape[:2])
+    return np.ascontiguousarray(pixels[::8, ::8]).view(np.uint8).reshape(*pixels[::8, ::8].shape, 3)
+
+
 @register("skin_colour")
 def skin_colour(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("skin_colour", "deltaE", NO_FACE)
     # Chroma over a sparse grid of the whole image is enough to tell a greyscale capture.
-    sparse = cv2.cvtColor(np.ascontiguousarray(analysis.image[::8, ::8]), cv2.COLOR_RGB2LAB).astype(np.float32)
-    mean_chroma = float(np.hypot(sparse[..., 1] - 128, sparse[..., 2] - 128).mean())
+    sparse = cv2.cvtColor(_every_eighth(analysis.image), cv2.COLOR_RGB2LAB).astype(np.float32)
+    a_star, b_star = sparse[..., 1] - 128, sparse[..., 2] - 128
+    # sqrt(a² + b²) equals np.hypot here (checked for all 65 536 pairs of whole a*, b*), 2x faster
+    mean_chroma = float(np.sqrt(a_star * a_star + b_star * b_star).mean())
     greyscale = analysis.greyscale_source or mean_chroma < GREY_CHROMA
     half = max(2, int(0.15 * analysis.inter_eye))
     samples = []

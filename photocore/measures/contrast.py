@@ -11,16 +11,15 @@ import cv2
 import numpy as np
 
 from ..analysis import linear_luminance
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, variance
 
 
 def _face_luminance(analysis):
     key = "_face_luminance"
     if key not in analysis.__dict__:
-        x, y, w, h = cv2.boundingRect(analysis.face_polygon)
-        x, y = max(0, x), max(0, y)
-        roi = np.ascontiguousarray(analysis.image[y: y + h, x: x + w])
-        values = linear_luminance(roi)[analysis.face_mask[y: y + h, x: x + w] > 0] if roi.size else np.empty(0)
+        x0, y0, x1, y1 = analysis.face_box
+        roi = analysis.image[y0:y1, x0:x1]
+        values = linear_luminance(roi)[analysis.face_mask > 0] if roi.size else np.empty(0)
         analysis.__dict__[key] = values
     return analysis.__dict__[key]
 
@@ -40,7 +39,7 @@ def luminance_variance(analysis) -> Measurement:
     values, missing = _values_or_reason(analysis, "luminance_variance", "variance")
     if missing:
         return missing
-    v = float(np.var(values / 255.0))
+    v = variance(values / 255.0)
     return Measurement("luminance_variance", round(v, 5),
                        clamp_score(100 * math.sin(math.pi * 60 * v / (60 * v + 1))), "variance")
 
@@ -50,7 +49,8 @@ def dynamic_range(analysis) -> Measurement:
     values, missing = _values_or_reason(analysis, "dynamic_range", "bits")
     if missing:
         return missing
-    p = np.bincount(values, minlength=256) / values.size
+    # the histogram as np.bincount gives it, without widening every value to 64 bits first
+    p = cv2.calcHist([values], [0], None, [256], [0, 256]).ravel().astype(np.int64) / values.size
     p = p[p > 0]
     entropy = float(-(p * np.log2(p)).sum())
     return Measurement("dynamic_range", round(entropy, 3), clamp_score(12.5 * entropy), "bits")

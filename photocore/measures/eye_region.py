@@ -15,24 +15,28 @@ import cv2
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, Measurement, clamp_score, median, not_assessed, percentile, register
 
 
 def _cheek_level(analysis) -> float:
-    grey = analysis.grey
+    """Median grey of the two cheek patches, averaged; read once per analysis."""
+    key = "_cheek_level"
+    if key in analysis.__dict__:
+        return analysis.__dict__[key]
     half = max(2, int(0.15 * analysis.inter_eye))
     values = []
     for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
         x, y = analysis.point(idx).astype(int)
-        patch = grey[max(0, y - half): y + half + 1, max(0, x - half): x + half + 1]
+        patch = analysis.grey_at(slice(max(0, y - half), y + half + 1), slice(max(0, x - half), x + half + 1))
         if patch.size:
-            values.append(float(np.median(patch)))
-    return max(np.mean(values) if values else 0.0, 1.0)
+            values.append(median(patch))
+    level = analysis.__dict__[key] = max(np.mean(values) if values else 0.0, 1.0)
+    return level
 
 
 def _lens_boxes(analysis):
     """Rectangle of a typical spectacle lens around each eye, clipped to the image."""
-    h, w = analysis.grey.shape
+    h, w = analysis.image.shape[:2]
     boxes = []
     for outer, inner, iris in ((L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER, L.RIGHT_IRIS[0]),
                                (L.LEFT_EYE_OUTER, L.LEFT_EYE_INNER, L.LEFT_IRIS[0])):
@@ -54,13 +58,12 @@ def eye_visibility(analysis) -> Measurement:
     """
     if not analysis.has_face:
         return not_assessed("eye_visibility", "ratio", NO_FACE)
-    grey = analysis.grey
     contrasts = []
     for contour, iris in ((L.RIGHT_EYE_CONTOUR, L.RIGHT_IRIS), (L.LEFT_EYE_CONTOUR, L.LEFT_IRIS)):
         outline = analysis.landmarks[contour, :2].astype(np.int32)
         x, y, w, h = cv2.boundingRect(outline)
         x, y = max(0, x), max(0, y)
-        roi = grey[y: y + h, x: x + w]
+        roi = analysis.grey_at(slice(y, y + h), slice(x, x + w))
         if roi.size < 16:
             continue
         eye = np.zeros(roi.shape, np.uint8)
@@ -73,7 +76,7 @@ def eye_visibility(analysis) -> Measurement:
         iris_px = roi[(iris_disc > 0) & (eye > 0)]
         if sclera.sum() < 4 or iris_px.size < 4:
             continue
-        contrasts.append(float(np.percentile(roi[sclera], 75)) - float(np.percentile(iris_px, 25)))
+        contrasts.append(percentile(roi[sclera], 75) - percentile(iris_px, 25))
     if not contrasts:
         return not_assessed("eye_visibility", "ratio", "the eye openings are too small to read")
     value = min(contrasts) / _cheek_level(analysis)
@@ -85,8 +88,8 @@ def eye_visibility(analysis) -> Measurement:
 def lens_darkness(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("lens_darkness", "ratio", NO_FACE)
-    grey = analysis.grey
-    means = [float(np.mean(grey[y0:y1, x0:x1])) for x0, y0, x1, y1 in _lens_boxes(analysis) if x1 > x0 and y1 > y0]
+    means = [float(np.mean(analysis.grey_at(slice(y0, y1), slice(x0, x1))))
+             for x0, y0, x1, y1 in _lens_boxes(analysis) if x1 > x0 and y1 > y0]
     if not means:
         return not_assessed("lens_darkness", "ratio", "the eyes are outside the image")
     value = min(means) / _cheek_level(analysis)
@@ -102,7 +105,7 @@ def lens_glare(analysis) -> Measurement:
         return not_assessed("lens_glare", "share", "the eyes are outside the image")
     # work inside the two lenses' bounding box only: the same pixels, a fraction of the image
     left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    grey = analysis.grey[top:max(b[3] for b in boxes), left:max(b[2] for b in boxes)]
+    grey = analysis.grey_at(slice(top, max(b[3] for b in boxes)), slice(left, max(b[2] for b in boxes)))
     keep = np.zeros(grey.shape, np.uint8)
     for x0, y0, x1, y1 in boxes:
         keep[y0 - top:y1 - top, x0 - left:x1 - left] = 255
@@ -121,7 +124,7 @@ def lens_glare(analysis) -> Measurement:
 def glasses_frame(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("glasses_frame", "ratio", NO_FACE)
-    grey = analysis.grey
+    height, width = analysis.image.shape[:2]
     ied = analysis.inter_eye
     bridge = analysis.point(L.NOSE_BRIDGE)
     inner_y = (analysis.point(L.RIGHT_EYE_INNER)[1] + analysis.point(L.LEFT_EYE_INNER)[1]) / 2
@@ -130,9 +133,9 @@ def glasses_frame(analysis) -> Measurement:
     def edge_energy(y_top, y_bottom):
         x0, x1 = int(bridge[0] - half_w), int(bridge[0] + half_w)
         y0, y1 = int(y_top), int(y_bottom)
-        if x0 < 0 or y0 < 0 or x1 > grey.shape[1] or y1 > grey.shape[0] or y1 - y0 < 3:
+        if x0 < 0 or y0 < 0 or x1 > width or y1 > height or y1 - y0 < 3:
             return None
-        patch = grey[y0:y1, x0:x1].astype(np.float32)
+        patch = analysis.grey_at(slice(y0, y1), slice(x0, x1)).astype(np.float32)
         gy = cv2.Sobel(patch, cv2.CV_32F, 0, 1, ksize=3)
         return float(np.mean(np.abs(gy), axis=1).max())  # strongest horizontal line
 

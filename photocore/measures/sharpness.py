@@ -8,7 +8,7 @@ the face is sharp at the size an ID photo uses, not at the sensor's size.
 import cv2
 import numpy as np
 
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, variance
 
 REFERENCE_IED = 90.0  # ICAO's minimum inter-eye distance for a portrait
 
@@ -17,9 +17,7 @@ REFERENCE_IED = 90.0  # ICAO's minimum inter-eye distance for a portrait
 def sharpness(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("sharpness", "var", NO_FACE)
-    x, y, w, h = cv2.boundingRect(analysis.face_polygon)
-    grey = analysis.grey[max(0, y): y + h, max(0, x): x + w]
-    mask = analysis.face_mask[max(0, y): y + h, max(0, x): x + w]
+    grey, mask = analysis.face_grey, analysis.face_mask  # the face oval's box
     if grey.size < 16:
         return not_assessed("sharpness", "var", "the face is too small to measure")
     factor = REFERENCE_IED / max(analysis.inter_eye, 1e-6)
@@ -27,10 +25,10 @@ def sharpness(analysis) -> Measurement:
     interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
     grey = cv2.resize(grey, size, interpolation=interpolation)
     mask = cv2.erode(cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST), np.ones((5, 5), np.uint8))
-    laplacian = cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F, ksize=3)
+    laplacian = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)  # whole numbers: exact from uint8 too
     values = laplacian[mask > 0]
     if values.size < 16:
         return not_assessed("sharpness", "var", "the face is too small to measure")
-    value = float(values.var())
+    value = variance(values)  # values is a fresh copy: variance may overwrite it
     return Measurement("sharpness", round(value, 1), clamp_score(100 * min(1.0, value / 200.0)), "var",
                        details={"upsampled": factor > 1})
