@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..analysis import linear_luminance
-from .base import Measurement, clamp_score, not_assessed, register, sigmoid
+from .base import Measurement, clamp_score, histogram_median, not_assessed, register, sigmoid
 
 MIN_BACKGROUND_SHARE = 0.03
 
@@ -37,14 +37,6 @@ def _work(analysis):
 def _histogram(lum, mask) -> np.ndarray:
     """Cumulative counts of the 256 levels of ``lum`` where ``mask`` is set."""
     return np.cumsum(cv2.calcHist([lum], [0], mask.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64))
-
-
-def _median(cumulative: np.ndarray) -> float:
-    """``np.median`` of the masked pixels, from their cumulative counts: the middle level,
-    or the mean of the two middle ones (whole numbers, so exact), without sorting pixels."""
-    n = int(cumulative[-1])
-    low, high = np.searchsorted(cumulative, [(n - 1) // 2, n // 2], side="right")
-    return (float(low) + float(high)) / 2
 
 
 def _too_little(name, unit, background):
@@ -86,7 +78,7 @@ def background_shadow(analysis) -> Measurement:
     near_counts, far_counts = _histogram(lum, near), _histogram(lum, far)
     if near_counts[-1] < 20 or far_counts[-1] < 20:
         return not_assessed("background_shadow", "share", "too little background beside the head to compare")
-    near_level, far_level = _median(near_counts), _median(far_counts)
+    near_level, far_level = histogram_median(near_counts), histogram_median(far_counts)
     value = max(0.0, (far_level - near_level) / max(far_level, 1.0))
     return Measurement("background_shadow", round(value, 3), clamp_score(100 * (1 - value / 0.3)), "share",
                        details={"near": near_level, "far": far_level})

@@ -77,6 +77,14 @@ def percentile(values: np.ndarray, q: float) -> float:
     return high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma
 
 
+def histogram_median(cumulative: np.ndarray) -> float:
+    """``np.median`` of the values whose cumulative counts per level (0, 1, ...) are
+    ``cumulative``: the middle level, or the mean of the two middle ones, without sorting."""
+    n = int(cumulative[-1])
+    low, high = np.searchsorted(cumulative, [(n - 1) // 2, n // 2], side="right")
+    return (float(low) + float(high)) / 2
+
+
 def median(values: np.ndarray) -> float:
     """``float(np.median(values))`` for integer values: the middle value or the mean of the two."""
     flat = np.sort(values, axis=None)

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from ..framing import Frame
+from ..measures.base import histogram_median
 from .matte import background_share, fill_hair_gaps, wall_colour
 
 # The guided filter's coefficients are smooth, so they are found on a grid this many times
@@ -129,12 +130,9 @@ def median_colour(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per-channel median of ``rgb`` where ``mask`` is set (white when it is empty): exactly
     np.median's answer, read from 256-bin histograms instead of sorting the pixels."""
     hists = [cv2.calcHist([rgb], [c], mask, [256], [0, 256]).ravel().cumsum() for c in range(3)]
-    n = int(hists[0][-1])
-    if n == 0:
+    if hists[0][-1] == 0:
         return np.full(3, 255.0, np.float32)
-    # the middle order statistics (one when n is odd), as np.median averages them
-    middle = [np.searchsorted(h, [(n - 1) // 2 + 1, n // 2 + 1]).mean() for h in hists]
-    return np.array(middle, np.float32)
+    return np.array([histogram_median(h) for h in hists], np.float32)
 
 
 class Pyramid:
