@@ -406,6 +406,93 @@ def cmd_specs(args) -> int:
     raise AssertionError(args.specs_command)
 
 
+def _library_config(args):
+    from .library.config import LibraryConfig
+
+    return LibraryConfig.from_env(args.data_dir, database=args.database, store=getattr(args, "store", None),
+                                  trust=[Path(p) for p in getattr(args, "trust", None) or []],
+                                  revoked=[Path(p) for p in getattr(args, "revoked", None) or []],
+                                  secret=getattr(args, "secret", None), kek=getattr(args, "kek", None),
+                                  clients=Path(args.clients) if getattr(args, "clients", None) else None,
+                                  public_url=getattr(args, "public_url", None),
+                                  oidc=_oidc_options(args))
+
+
+def _oidc_options(args) -> dict | None:
+    if not getattr(args, "oidc_issuer", None):
+        return None
+    return {"issuer": args.oidc_issuer, "client_id": args.oidc_client_id, "client_secret": args.oidc_client_secret,
+            "id_claim": args.oidc_id_claim}
+
+
+def cmd_serve(args) -> int:
+    from .library.server import serve
+
+    if args.workers < 1 or args.workers > 64:
+        raise ConfigError("--workers must be 1 to 64", code="config.invalid")
+    config = _library_config(args)
+    if not config.trust:
+        print("warning: no --trust ROOT.pem given: publishing is refused until a root is trusted", file=sys.stderr)
+    print(f"photocore library on http://{args.host}:{args.port} (data in {config.data_dir})", file=sys.stderr)
+    serve(config, host=args.host, port=args.port, workers=args.workers)
+    return EXIT_OK
+
+
+def cmd_publish(args) -> int:
+    from .library.publish import PublishError, publish_folder
+
+    keys = args.keys or os.environ.get("PHOTOCORE_KEYS")
+    if not keys:
+        raise ConfigError("publish signs its binding with the station key: give --keys DIR (or PHOTOCORE_KEYS)",
+                          code="publish.unusable")
+    try:
+        answer = publish_folder(args.directory, args.person, args.to, keys, master=args.master)
+    except PublishError as exc:
+        if not exc.refused:
+            raise
+        if args.json:
+            _print_json({"error": exc.to_dict()})
+        print(f"refused: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_FAIL
+    if args.json:
+        _print_json(answer)
+    else:
+        print(f"capture {answer['capture_id']} stored ({answer['photos']} photos); "
+              f"pickup code for the receipt: {answer['pickup_code']}")
+    return EXIT_OK
+
+
+def cmd_audit(args) -> int:
+    from .library import audit
+    from .library.crypto import ServiceKeys
+
+    library_config = _library_config(args)
+    from .library.db import database_url, open_database
+    engine = open_database(database_url(library_config.database, library_config.data_dir))
+    public = audit.public_key_text(ServiceKeys.derive(library_config.service_secret()).checkpoint)
+    report = audit.verify(engine, public)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        state = "intact" if report.intact else "ALTERED"
+        print(f"audit log {state}: {report.rows} rows, {report.checkpoints} signed checkpoints")
+        for problem in report.problems:
+            print(f"  {problem}")
+    return EXIT_OK if report.intact else EXIT_FAIL
+
+
+def cmd_library(args) -> int:
+    from .library.service import Library
+
+    counts = Library(_library_config(args)).purge()
+    if args.json:
+        _print_json(counts)
+    else:
+        print(f"purged {counts['purged']} captures, {counts['expired_requests']} requests expired, "
+              f"{counts['orphans']} orphaned uploads removed")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photocore", description="ID-photo checks for every credential.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -525,6 +612,62 @@ def build_parser() -> argparse.ArgumentParser:
     docs = specs_sub.add_parser("docs", help="write the reference page")
     docs.add_argument("--out", default="docs/catalogue.md", help="path, or - for standard output")
     specs.set_defaults(run=cmd_specs)
+    def library_options(p, secrets: bool = True):
+        p.add_argument("--data-dir", metavar="DIR", help="where the library keeps its data (default $PHOTOCORE_HOME "
+                                                         "or ~/.photocore)")
+        p.add_argument("--database", metavar="URL", help="postgresql://... shared by several processes "
+                                                         "(default $PHOTOCORE_DATABASE_URL, else SQLite in the data dir)")
+        if secrets:
+            p.add_argument("--secret", metavar="env:NAME|file:PATH", help="the service secret (default "
+                                                                          "$PHOTOCORE_LIBRARY_SECRET, else a key file in the data dir)")
+
+    serve_p = sub.add_parser("serve", help="the shared photo library service (API and citizen pages)")
+    serve_p.add_argument("--host", default="127.0.0.1")
+    serve_p.add_argument("--port", type=int, default=8400)
+    library_options(serve_p)
+    serve_p.add_argument("--store", metavar="URL", help="s3://BUCKET/PREFIX?endpoint=URL or file:///PATH "
+                                                        "(default: encrypted files in the data dir)")
+    serve_p.add_argument("--trust", metavar="ROOT.pem", action="append", help="an issuing root whose stations may "
+                                                                              "publish (repeatable)")
+    serve_p.add_argument("--revoked", metavar="revoked.json", action="append", help="a revocation list, re-read at "
+                                                                                   "each publish (repeatable)")
+    serve_p.add_argument("--kek", metavar="env:NAME|file:PATH", help="the key-encryption key (default: derived "
+                                                                     "from the secret)")
+    serve_p.add_argument("--clients", metavar="FILE", help="agency clients: their keys and agencies (TOML)")
+    serve_p.add_argument("--public-url", metavar="URL", help="how agencies and citizens reach this service")
+    serve_p.add_argument("--oidc-issuer", metavar="URL", help="OpenID Connect issuer for citizen login")
+    serve_p.add_argument("--oidc-client-id", metavar="ID")
+    serve_p.add_argument("--oidc-client-secret", metavar="env:NAME|file:PATH")
+    serve_p.add_argument("--oidc-id-claim", default="id_number", metavar="CLAIM",
+                         help="the ID token claim holding the citizen's ID number")
+    serve_p.add_argument("--workers", type=int, default=1, help="service processes (each stateless)")
+    serve_p.set_defaults(run=cmd_serve)
+
+    pub = sub.add_parser("publish", help="hand a signed conversion to the shared photo library")
+    pub.add_argument("directory", metavar="DIR", help="what `convert --sign` wrote")
+    pub.add_argument("--person", required=True, metavar="ID_NUMBER", help="the citizen's ID number")
+    pub.add_argument("--to", required=True, metavar="URL", help="the library, e.g. http://127.0.0.1:8400")
+    pub.add_argument("--keys", metavar="DIR", help="the station's key store (default $PHOTOCORE_KEYS)")
+    pub.add_argument("--master", metavar="IMAGE", help="also store the master capture (encrypted)")
+    pub.add_argument("--json", action="store_true")
+    pub.set_defaults(run=cmd_publish)
+
+    audit_p = sub.add_parser("audit", help="the library's hash-chained access log")
+    audit_sub = audit_p.add_subparsers(dest="audit_command", required=True)
+    a_verify = audit_sub.add_parser("verify", help="find any row changed, inserted or removed")
+    library_options(a_verify)
+    a_verify.add_argument("--json", action="store_true")
+    a_verify.set_defaults(run=cmd_audit)
+
+    lib_p = sub.add_parser("library", help="operators: the shared photo library's upkeep")
+    lib_sub = lib_p.add_subparsers(dest="library_command", required=True)
+    purge_p = lib_sub.add_parser("purge", help="remove captures past every reuse window or deleted by their owner")
+    library_options(purge_p)
+    purge_p.add_argument("--store", metavar="URL")
+    purge_p.add_argument("--kek", metavar="env:NAME|file:PATH")
+    purge_p.add_argument("--json", action="store_true")
+    purge_p.set_defaults(run=cmd_library)
+
     return parser
 
 

@@ -79,6 +79,28 @@ def test_resident_id_card_rules(catalogue):
     assert catalogue.get("culture-tourism.tour-guide-card").sources
 
 
+def test_reuse_days_load_and_inherit(catalogue):
+    card = catalogue.get("police.resident-id-card")
+    assert card.reuse_days == 1095 and card.to_dict()["reuse_days"] == 1095
+    assert catalogue.get("data.id-card-e-certificate").reuse_days == 1095  # inherits the credential
+    assert catalogue.bases["exit-entry"].reuse_days == 365
+    for ident in ("police.passport", "police.hk-macao-permit", "police.taiwan-permit"):
+        assert catalogue.get(ident).reuse_days == 365, ident
+    assert catalogue.bases["ga461"].reuse_days is None  # set on the card, not on its base
+    assert any(s.get("keys") == ["reuse_days"] and "统一照片库" in s["ref"] for s in card.sources)
+
+
+def test_reuse_window_falls_back_to_max_age_then_none(catalogue):
+    assert catalogue.get("police.resident-id-card").reuse_window_days == 1095
+    assert catalogue.get("police.passport").reuse_window_days == 365
+    permit = catalogue.get("police.residence-permit")  # ga461, but max_age_days 365 and no reuse_days
+    assert permit.reuse_days is None and permit.reuse_window_days == permit.max_age_days == 365
+    licence = catalogue.get("police.driving-licence")
+    assert licence.reuse_days is None and licence.reuse_window_days == 180
+    temporary = catalogue.get("police.temporary-id-card")
+    assert temporary.reuse_days is None and temporary.max_age_days is None and temporary.reuse_window_days is None
+
+
 def test_reference_page_is_current(catalogue):
     page = ROOT / "docs" / "catalogue.md"
     assert page.read_text(encoding="utf-8") == docs.render(catalogue), \
@@ -165,6 +187,25 @@ def test_broken_overlays_are_rejected_with_file_key_and_problem(tmp_path, case):
         assert fragment in joined, (case, joined)
 
 
+@pytest.mark.parametrize("days", [0, 3651])
+def test_reuse_days_out_of_range_is_a_catalogue_error(tmp_path, days):
+    text = GOOD.replace("kb_max = 25", f"reuse_days = {days}").replace('["kb_max"]', '["reuse_days"]')
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(overlay(tmp_path, {"credentials/police.toml": text}))
+    joined = "\n".join(info.value.problems)
+    assert "credentials/police.toml" in joined and f"(police.test-card).reuse_days: {days} is" in joined, joined
+    assert "unknown key" not in joined, joined
+
+
+def test_reuse_days_in_an_overlay_overrides_the_inherited_window(tmp_path):
+    text = GOOD.replace('inherits = "ga461"', 'inherits = "police.passport"').replace(
+        "kb_max = 25", "reuse_days = 30").replace('["kb_max"]', '["reuse_days"]')
+    catalogue, problems = validate(overlay(tmp_path, {"credentials/police.toml": text}))
+    assert problems == []
+    assert catalogue.get("police.test-card").reuse_window_days == 30
+    assert catalogue.get("police.passport").reuse_window_days == 365
+
+
 def test_broken_agencies_file(tmp_path):
     text = '[[agency]]\nid = "police"\nname_zh = "x"\nname_en = "y"\n[[agency]]\nid = "police"\nname_zh = "x"\nname_en = "y"\n'
     assert any("duplicate id" in p for p in problems_for(tmp_path, {"agencies.toml": text}))
@@ -198,6 +239,7 @@ def test_specs_agencies_and_show():
     assert len(rows) == 18 and sum(r["credentials"] for r in rows) == 184
     shown = json.loads(run("specs", "show", "police.driving-licence", "--json").stdout)
     assert shown["width_px"] == 260 and shown["sources"]
+    assert json.loads(run("specs", "show", "police.resident-id-card", "--json").stdout)["reuse_days"] == 1095
     proc = run("specs", "show", "police.nope")
     assert proc.returncode == 2 and "config.unknown_credential" in proc.stderr
 

@@ -41,6 +41,8 @@ def profile_lines(p: PhotoProfile) -> list[str]:
         lines.append(f"- {rule.replace('_', ' ')}: {str(value).lower()}")
     if p.max_age_days:
         lines.append(f"- photo age: <= {p.max_age_days} days")
+    if p.reuse_days:
+        lines.append(f"- reuse window: <= {p.reuse_days} days after capture")
     if p.c2pa:
         lines.append("- embedded provenance: C2PA manifest when signed")
     for s in p.sources:

@@ -79,6 +79,7 @@ class PhotoProfile:
     background_tolerance: float | None
     background_replace: bool
     max_age_days: int | None
+    reuse_days: int | None  # how long after capture a shared-library photo may be reused
     c2pa: bool  # embed a C2PA manifest when signing (the JWS sidecar is always written)
     geometry: dict[str, Range]  # fraction of the photo width or height (see schema.GEOMETRY_RULES)
     raw: dict = field(repr=False)  # the merged keys as written, for display
@@ -88,6 +89,11 @@ class PhotoProfile:
     @property
     def content(self) -> dict:
         return dict(self.raw.get("content", {}))
+
+    @property
+    def reuse_window_days(self) -> int | None:
+        """Days after capture a library photo may be reused: reuse_days, else max_age_days, else None."""
+        return self.reuse_days if self.reuse_days is not None else self.max_age_days
 
     @property
     def fixed_size(self) -> bool:
@@ -104,7 +110,7 @@ class PhotoProfile:
             "formats": list(self.formats), "colour": self.colour, "jpeg_quality_min": self.jpeg_quality_min,
             "kb_min": self.kb_min, "kb_max": self.kb_max, "background": list(self.background),
             "background_tolerance": self.background_tolerance, "background_replace": self.background_replace,
-            "max_age_days": self.max_age_days, "c2pa": self.c2pa,
+            "max_age_days": self.max_age_days, "reuse_days": self.reuse_days, "c2pa": self.c2pa,
             "geometry": {k: self.raw["geometry"][k] for k in sorted(self.raw.get("geometry", {}))},
             "geometry_fraction": {k: [r.min, r.max] for k, r in sorted(self.geometry.items())},
             "content": self.content,
@@ -356,7 +362,7 @@ def _build_profile(file: str, kind: str, ident: str, data: dict, merged: dict, c
         kb_max=merged.get("kb_max"), background=tuple(c.upper() for c in merged["background"]),
         background_tolerance=merged.get("background_tolerance"),
         background_replace=bool(merged.get("background_replace", False)), max_age_days=merged.get("max_age_days"),
-        c2pa=bool(merged.get("c2pa", False)),
+        reuse_days=merged.get("reuse_days"), c2pa=bool(merged.get("c2pa", False)),
         geometry=geometry, raw=merged, sources=tuple(sources), conflicts=tuple(conflicts),
     )
 

@@ -72,6 +72,7 @@ PROFILE_PROPERTIES = {
     "background_tolerance": {"type": "number", "minimum": 0, "maximum": 100},
     "background_replace": {"type": "boolean"},
     "max_age_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+    "reuse_days": {"type": "integer", "minimum": 1, "maximum": 3650},
     "c2pa": {"type": "boolean"},
     "geometry": {"type": "object", "additionalProperties": False,
                  "properties": {rule: _geometry_rule for rule in GEOMETRY_RULES}},

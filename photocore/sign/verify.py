@@ -110,36 +110,66 @@ def _check_chain(certs: list[x509.Certificate], root: x509.Certificate, at: dt.d
         raise _Invalid("verify.expired", f"the station key may only sign from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
 
 
+def _verified_payload(compact: str, root: x509.Certificate, revoked, at_of) -> tuple[bytes, str, dict]:
+    """(payload, kid, header) of a compact JWS signed by a station under ``root``; ``at_of(payload)``
+    says when it was signed (the chain and usage period are checked at that time)."""
+    header, certs, ders = _segments(compact)
+    kid = header["kid"]
+    try:
+        payload = jws.deserialize_compact(compact, public_jwk(ders[0]), registry=registry()).payload
+    except BadSignatureError as exc:
+        raise _Invalid("verify.bad_signature", "the signature does not match the manifest") from exc
+    except (JoseError, ValueError) as exc:
+        raise _Invalid("verify.malformed", f"the JWS cannot be read: {exc}") from exc
+    _check_chain(certs, root, at_of(payload))
+    if kid in set(revoked):
+        raise _Invalid("verify.revoked", f"station key {kid} has been revoked")
+    return payload, kid, header
+
+
+def verify_compact(compact: str, root: x509.Certificate, revoked=(), at: dt.datetime | None = None) -> Verification:
+    """Verify a plain compact JWS a station signed now (e.g. a publish request's binding): the
+    ``manifest`` of the result is its JSON payload."""
+    at = at or dt.datetime.now(dt.timezone.utc)
+    kid = None
+    try:
+        payload, kid, _ = _verified_payload(compact, root, revoked, lambda _payload: at)
+        body = json.loads(payload)
+        if not isinstance(body, dict):
+            raise _Invalid("verify.malformed", "the payload is not a JSON object")
+    except _Invalid as invalid:
+        return Verification(False, invalid.code, invalid.message, kid=kid)
+    except ValueError as exc:
+        return Verification(False, "verify.malformed", f"the payload is not JSON: {exc}", kid=kid)
+    return Verification(True, None, f"signed by station key {kid}", body, kid)
+
+
 def verify(photo: bytes, token: str, root: x509.Certificate, revoked=(), at: dt.datetime | None = None) -> Verification:
     """Verify ``photo`` against its JWS ``token`` with ``root`` as the only trust anchor."""
     kid = None
-    try:
-        compact, disclosure = _split(token)
-        header, certs, ders = _segments(compact)
-        kid = header["kid"]
-        try:
-            payload = jws.deserialize_compact(compact, public_jwk(ders[0]), registry=registry()).payload
-        except BadSignatureError as exc:
-            raise _Invalid("verify.bad_signature", "the signature does not match the manifest") from exc
-        except (JoseError, ValueError) as exc:
-            raise _Invalid("verify.malformed", f"the JWS cannot be read: {exc}") from exc
+    manifest: dict = {}
+
+    def signed_at(payload: bytes) -> dt.datetime:
+        nonlocal manifest
         manifest = _disclosed_manifest(payload, disclosure)
         try:
-            signed_at = dt.datetime.fromisoformat(manifest["issued_at"])
-            expected = manifest["image"]["sha256"]
+            when = dt.datetime.fromisoformat(manifest["issued_at"])
+            manifest["image"]["sha256"]
         except (ValueError, KeyError, TypeError) as exc:
             raise _Invalid("verify.malformed", "the manifest lacks issued_at or image.sha256") from exc
-        if signed_at.tzinfo is None:
+        if when.tzinfo is None:
             raise _Invalid("verify.malformed", "issued_at has no time zone")
-        _check_chain(certs, root, signed_at)
-        if kid in set(revoked):
-            raise _Invalid("verify.revoked", f"station key {kid} has been revoked")
-        if hashlib.sha256(photo).hexdigest() != expected:
+        return when
+
+    try:
+        compact, disclosure = _split(token)
+        _payload, kid, _ = _verified_payload(compact, root, revoked, signed_at)
+        if hashlib.sha256(photo).hexdigest() != manifest["image"]["sha256"]:
             raise _Invalid("verify.tampered_image", "the photo is not the one that was signed (hash differs)")
     except _Invalid as invalid:
         return Verification(False, invalid.code, invalid.message, kid=kid)
     return Verification(True, None, f"{manifest['credential']} photo {manifest['photo_id']}, signed by station key "
-                                    f"{kid} at {signed_at.isoformat()}", manifest, kid)
+                                    f"{kid} at {manifest['issued_at']}", manifest, kid)
 
 
 def _disclosed_manifest(payload: bytes, disclosure: str) -> dict:
