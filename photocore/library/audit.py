@@ -14,21 +14,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import queue
+import threading
 import time
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from .db import audit, audit_head, checkpoints
+from .db import audit, audit_head, checkpoints, reading
 
 GENESIS = "0" * 64
 CHECKPOINT_EVERY = 256
 FIELDS = ("seq", "at", "action", "actor", "person_key", "capture_id", "photo_id", "credential", "agency", "reference")
 ACTIONS = ("ingest", "view", "download", "request", "approve", "refuse", "pull", "revoke", "delete", "purge", "login")
+
+
+# Built once: every audited request appends a row.
+_HEAD_FOR_UPDATE = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_INSERT = insert(audit)
+_MOVE_HEAD = (update(audit_head).where(audit_head.c.id == 1)
+              .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
 
 def row_hash(prev_hash: str, row: dict) -> str:
@@ -51,23 +60,79 @@ def public_key_text(key: ed25519.Ed25519PrivateKey) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def append(conn: Connection, signing_key: ed25519.Ed25519PrivateKey | None = None, *, action: str, actor: str,
-           person_key: str | None = None, capture_id: str | None = None, photo_id: str | None = None,
-           credential: str | None = None, agency: str | None = None, reference: str | None = None) -> int:
-    """Append one row inside the caller's transaction (so the row and the action it records
+def append(conn: Connection, signing_key: ed25519.Ed25519PrivateKey | None = None, **row) -> int:
+    """Append one row inside the caller's transaction (so the row and the change it records
     commit together, or neither). Returns the row's seq."""
-    assert action in ACTIONS, action
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-                        .with_for_update()).one()
-    row = {"seq": head.seq + 1, "at": round(time.time(), 6), "action": action, "actor": actor,
-           "person_key": person_key, "capture_id": capture_id, "photo_id": photo_id, "credential": credential,
-           "agency": agency, "reference": reference}
-    digest = row_hash(head.hash, row)
-    conn.execute(insert(audit).values(**row, prev_hash=head.hash, hash=digest))
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=row["seq"], hash=digest))
-    if signing_key is not None and row["seq"] % CHECKPOINT_EVERY == 0:
-        _write_checkpoint(conn, signing_key, row["seq"], digest)
-    return row["seq"]
+    return append_many(conn, signing_key, [row])[-1]
+
+
+def append_many(conn: Connection, signing_key: ed25519.Ed25519PrivateKey | None, rows: list[dict]) -> list[int]:
+    """Append rows in order under one lock of the head; returns their seqs."""
+    head = conn.execute(_HEAD_FOR_UPDATE).one()
+    seq, prev, values = head.seq, head.hash, []
+    for fields in rows:
+        assert fields["action"] in ACTIONS, fields["action"]
+        seq += 1
+        row = {k: fields.get(k) for k in FIELDS}
+        row.update(seq=seq, at=round(time.time(), 6))
+        digest = row_hash(prev, row)
+        values.append({**row, "prev_hash": prev, "hash": digest})
+        prev = digest
+    conn.execute(_INSERT, values)
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
+    if signing_key is not None:
+        for v in values:
+            if v["seq"] % CHECKPOINT_EVERY == 0:
+                _write_checkpoint(conn, signing_key, v["seq"], v["hash"])
+    return [v["seq"] for v in values]
+
+
+class Recorder:
+    """Group commit for reads that must be logged before they are answered (agency pulls,
+    citizen views and downloads): concurrent requests hand their rows to one writer thread per
+    process, which appends everything waiting in one transaction. Each caller returns only
+    once its row is durable, so nothing is served unlogged; the head is locked once per batch
+    instead of once per request."""
+
+    def __init__(self, engine: Engine, signing_key: ed25519.Ed25519PrivateKey | None, max_batch: int = 128):
+        self.engine, self.signing_key, self.max_batch = engine, signing_key, max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, **row) -> None:
+        assert row["action"] in ACTIONS, row["action"]
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, daemon=True, name="photocore-audit")
+                    self._thread.start()
+        done, outcome = threading.Event(), []
+        self._queue.put((row, done, outcome))
+        done.wait()
+        if outcome:
+            raise outcome[0]
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            error = None
+            try:
+                with self.engine.begin() as conn:
+                    append_many(conn, self.signing_key, [row for row, _, _ in batch])
+            except Exception as exc:  # the database went away: every waiting request fails, none is served
+                from .errors import LibraryError
+                error = LibraryError("the access log cannot be written", code="library.unavailable")
+                error.__cause__ = exc
+            for _, done, outcome in batch:
+                if error is not None:
+                    outcome.append(error)
+                done.set()
 
 
 def _write_checkpoint(conn: Connection, key: ed25519.Ed25519PrivateKey, seq: int, digest: str) -> None:
@@ -105,7 +170,7 @@ def verify(engine: Engine, public_key: str | None = None, limit_problems: int = 
     problems: list[str] = []
     hashes: dict[int, str] = {}
     signed = {}
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         for cp in conn.execute(select(checkpoints).order_by(checkpoints.c.seq)):
             signed[cp.seq] = cp
         prev_seq, prev_hash, n = 0, GENESIS, 0

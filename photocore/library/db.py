@@ -140,6 +140,11 @@ throttle = Table(  # failed logins per client address and per pickup code
 )
 
 
+def reading(engine: Engine):
+    """A connection for reads only (on SQLite it does not take the write lock)."""
+    return engine.connect().execution_options(read_only=True)
+
+
 def database_url(database: str | None, data_dir: Path) -> str:
     """SQLAlchemy URL: postgresql://... as given (psycopg 3 driver), else SQLite in the data dir."""
     if database:
@@ -172,8 +177,8 @@ def open_database(url: str) -> Engine:
                 conn.isolation_level = None  # we issue BEGIN IMMEDIATE ourselves
 
             @event.listens_for(engine, "begin")
-            def _begin(conn):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            def _begin(conn):  # writers take the lock up front (no deadlocked upgrades); readers don't
+                conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
         else:
             engine = create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
         with engine.begin() as conn:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..catalogue import load_catalogue
@@ -29,7 +29,7 @@ from ..sign.verify import load_trust, verify, verify_compact
 from . import audit as audit_log
 from .config import LibraryConfig
 from .crypto import LocalKeyWrapper, ServiceKeys, last_six, new_pickup_code, seal, unseal
-from .db import captures, database_url, grants, open_database, photos, pickup_codes, requests, throttle
+from .db import captures, database_url, grants, open_database, photos, pickup_codes, reading, requests, throttle
 from .errors import LibraryError, not_found
 from .store import open_store
 
@@ -90,6 +90,7 @@ class Library:
         self.catalogue = catalogue or load_catalogue()
         self.engine = open_database(database_url(config.database, config.data_dir))
         audit_log.ensure_head(self.engine)
+        self.recorder = audit_log.Recorder(self.engine, self.keys.checkpoint)
         self.store = open_store(config.store, config.data_dir)
         self.roots: list[x509.Certificate] = [load_trust(p) for p in config.trust]
 
@@ -251,7 +252,7 @@ class Library:
         return Published(capture_id, code, len(verified), new)
 
     def _photo_rows(self, capture_id: str):
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(select(photos).where(photos.c.capture_id == capture_id)).fetchall()
 
     # -- the citizen ---------------------------------------------------------------------
@@ -279,7 +280,7 @@ class Library:
         raise LibraryError("the pickup code or the ID number's last six digits are wrong", code="library.unauthorized")
 
     def _check_throttle(self, key: str, limit: int, now: float) -> None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(throttle).where(throttle.c.key == key)).first()
         if row is not None and now - row.window_start < FAILURE_WINDOW and row.failures >= limit:
             raise LibraryError("too many failed attempts from this address; try again later",
@@ -303,7 +304,7 @@ class Library:
         """Everything "我的照片" shows: captures with their photos and windows, requests,
         grants and the person's own audit rows."""
         now = time.time()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             caps = conn.execute(select(captures).where(captures.c.person_key == person_key,
                                                        captures.c.deleted_at.is_(None))
                                 .order_by(captures.c.captured_at.desc())).fetchall()
@@ -335,16 +336,17 @@ class Library:
 
     def citizen_photo(self, person_key: str, photo_id: str, action: str = "download") -> Photo:
         """A photo of the citizen's own (for the thumbnail, action "view"; or a download)."""
-        with self._tx() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(photos, captures.c.wrapped_key, captures.c.person_key)
                                .join(captures, captures.c.id == photos.c.capture_id)
                                .where(photos.c.id == photo_id, captures.c.person_key == person_key,
                                       captures.c.deleted_at.is_(None))).first()
-            if row is None:
-                raise not_found()
-            self._append(conn, action=action, actor="citizen", person_key=person_key, capture_id=row.capture_id,
-                         photo_id=row.id, credential=row.credential)
-        return self._load_photo(row)
+        if row is None:
+            raise not_found()
+        photo = self._load_photo(row)
+        self.recorder.record(action=action, actor="citizen", person_key=person_key, capture_id=row.capture_id,
+                             photo_id=row.id, credential=row.credential)
+        return photo
 
     def _load_photo(self, row) -> Photo:
         if row.wrapped_key is None:
@@ -400,8 +402,21 @@ class Library:
         return {"request_id": request_id, "status": "pending", "credential": credential,
                 "expires_at": _iso(now + REQUEST_DAYS * DAY)}
 
+    def counter_token(self, request_id: str) -> str:
+        """Opens the counter's QR page for one request (no agency login in the clerk's browser);
+        the page shows only the QR code and the request's status, nothing personal."""
+        import hmac
+        return hmac.new(self.keys.token, f"counter:{request_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def check_counter_token(self, request_id: str, token: str) -> None:
+        if not _equal(self.counter_token(request_id), str(token)):
+            raise not_found()
+
+    def public_url(self, fallback: str) -> str:
+        return (self.config.public_url or fallback).rstrip("/")
+
     def request_for_agency(self, agency: str, request_id: str) -> dict:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(requests).where(requests.c.id == request_id, requests.c.agency == agency)).first()
         if row is None:
             raise not_found()
@@ -409,7 +424,7 @@ class Library:
 
     def request_for_citizen(self, person_key: str, request_id: str) -> dict:
         now = time.time()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(requests).where(requests.c.id == request_id,
                                                       requests.c.person_key == person_key)).first()
             if row is None:
@@ -472,23 +487,16 @@ class Library:
         """The photo an approved request grants to ``agency``. Every reason it cannot be had
         (another agency's request, no such request, not approved, grant revoked or expired,
         capture deleted or purged) gets the same answer."""
-        now = time.time()
-        with self._tx() as conn:
-            row = conn.execute(
-                select(photos, captures.c.wrapped_key, grants.c.person_key, requests.c.application_ref)
-                .select_from(requests.join(grants, grants.c.id == requests.c.grant_id)
-                             .join(photos, photos.c.id == grants.c.photo_id)
-                             .join(captures, captures.c.id == photos.c.capture_id))
-                .where(requests.c.id == request_id, requests.c.agency == agency, requests.c.status == "approved",
-                       grants.c.agency == agency, grants.c.revoked_at.is_(None), grants.c.expires_at > now,
-                       photos.c.valid_until > now, captures.c.deleted_at.is_(None),
-                       captures.c.wrapped_key.is_not(None))).first()
-            if row is None:
-                raise not_found()
-            self._append(conn, action="pull", actor=f"agency:{agency}/{client_id}", person_key=row.person_key,
-                         capture_id=row.capture_id, photo_id=row.id, credential=row.credential, agency=agency,
-                         reference=row.application_ref)
-        return self._load_photo(row)
+        with reading(self.engine) as conn:
+            row = conn.execute(_PULL, {"request_id": request_id, "agency": agency, "now": time.time()}).first()
+        if row is None:
+            raise not_found()
+        photo = self._load_photo(row)
+        # logged (durably, by group commit) before the photo is handed out
+        self.recorder.record(action="pull", actor=f"agency:{agency}/{client_id}", person_key=row.person_key,
+                             capture_id=row.capture_id, photo_id=row.id, credential=row.credential, agency=agency,
+                             reference=row.application_ref)
+        return photo
 
     # -- retention ---------------------------------------------------------------------------
     def purge(self, now: float | None = None) -> dict:
@@ -496,7 +504,7 @@ class Library:
         expire old requests, forget used assertions and old throttles, sign a checkpoint."""
         from .db import used_assertions
         now = now or time.time()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             due = conn.execute(select(captures.c.id, captures.c.person_key)
                                .where(or_(captures.c.keep_until <= now, captures.c.deleted_at.is_not(None)))).fetchall()
         purged = 0
@@ -526,7 +534,7 @@ class Library:
         lister = getattr(self.store, "capture_folders", None)
         if lister is None:
             return 0
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             known = {r[0] for r in conn.execute(select(captures.c.id))}
         swept = 0
         for capture_id, modified in lister():
@@ -537,11 +545,24 @@ class Library:
 
     def health(self) -> dict:
         try:
-            with self.engine.connect() as conn:
+            with reading(self.engine) as conn:
                 conn.execute(select(captures.c.id).limit(1)).first()
         except SQLAlchemyError as exc:
             raise LibraryError("the database does not answer", code="library.unavailable") from exc
         return {"status": "ok"}
+
+
+# Built once: an agency pull is the hot path (hundreds a second), and building the statement
+# costs more than running it.
+_PULL = (select(photos, captures.c.wrapped_key, grants.c.person_key, requests.c.application_ref)
+         .select_from(requests.join(grants, grants.c.id == requests.c.grant_id)
+                      .join(photos, photos.c.id == grants.c.photo_id)
+                      .join(captures, captures.c.id == photos.c.capture_id))
+         .where(requests.c.id == bindparam("request_id"), requests.c.agency == bindparam("agency"),
+                requests.c.status == "approved", grants.c.agency == bindparam("agency"),
+                grants.c.revoked_at.is_(None), grants.c.expires_at > bindparam("now"),
+                photos.c.valid_until > bindparam("now"), captures.c.deleted_at.is_(None),
+                captures.c.wrapped_key.is_not(None)))
 
 
 def _request_dict(row, now: float, for_agency: bool = False) -> dict:
