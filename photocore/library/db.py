@@ -46,8 +46,9 @@ photos = Table(
     Column("capture_id", String(36), ForeignKey("captures.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("credential", Text, nullable=False),
     Column("agency", Text, nullable=False),
-    Column("object", Text, nullable=False),  # object name of the sealed photo
+    Column("object", Text, nullable=False),  # the sealed photo (shared by credentials with the same bytes)
     Column("extension", Text, nullable=False),
+    Column("disclosure", LargeBinary, nullable=False),  # this photo's SD-JWT disclosure, sealed
     Column("sha256", String(64), nullable=False),
     Column("bytes", Integer, nullable=False),
     Column("valid_until", Float, nullable=False),  # end of this credential's reuse window

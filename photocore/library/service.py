@@ -24,8 +24,8 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..catalogue import load_catalogue
-from ..sign.manifest import unb64url
-from ..sign.verify import load_trust, verify, verify_compact
+from ..sign.manifest import unverified_manifest
+from ..sign.verify import load_trust, verify_compact, verify_many
 from . import audit as audit_log
 from .config import LibraryConfig
 from .crypto import LocalKeyWrapper, ServiceKeys, last_six, new_pickup_code, seal, unseal
@@ -71,6 +71,39 @@ def person_binding(compact_jws: str, id_number: str) -> str:
     from .crypto import normalise_id_number
     digest = hashlib.sha256(compact_jws.encode("ascii")).hexdigest()
     return hashlib.sha256(f"{digest}:{normalise_id_number(id_number)}".encode()).hexdigest()
+
+
+def _pair_photos_with_signatures(files: dict[str, bytes]) -> list[tuple[str, bytes, str]]:
+    """(credential photo name, photo bytes, token) for every signature in an upload. A signature
+    whose photo is missing (or was altered, so its hash matches nothing) is refused, and so is a
+    photo that no signature covers."""
+    photos_by_hash = {hashlib.sha256(data).hexdigest(): (name, data) for name, data in files.items()
+                      if not name.endswith((".jws", ".json", ".html"))}
+    pairs, covered = [], set()
+    for name, raw in files.items():
+        if not name.endswith(".jws"):
+            continue
+        try:
+            token = raw.decode("ascii").strip()
+            claimed = unverified_manifest(token)["image"]["sha256"]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise LibraryError(f"{name} is not a photocore signature", code="library.invalid_signature") from exc
+        if claimed not in photos_by_hash:
+            raise LibraryError(f"{name[:-4]}: the photo it signs is not in the upload, or was altered",
+                               code="library.invalid_signature")
+        covered.add(claimed)
+        pairs.append((name[:-4], photos_by_hash[claimed][1], token))
+    for digest, (name, _) in photos_by_hash.items():
+        if digest not in covered:
+            raise LibraryError(f"{name} has no signature {name}.jws", code="library.unsigned")
+    if not pairs:
+        raise LibraryError("no signed photo in the upload", code="library.unsigned")
+    return pairs
+
+
+def signature_object(capture_id: str) -> str:
+    """The object holding the station's compact JWS, shared by all the capture's photos."""
+    return f"captures/{capture_id}/signature.jws"
 
 
 def capture_id_of(compact_jws: str) -> str:
@@ -122,18 +155,21 @@ class Library:
         return int(days or self.config.reuse_default_days)
 
     # -- publishing (a station) ------------------------------------------------------------
-    def _verify_photo(self, data: bytes, token: str) -> dict:
+    def _verify_photos(self, pairs: list[tuple[bytes, str]]) -> list[dict]:
+        """Each photo's manifest, once its station signature (checked once per capture), chain,
+        revocation and hash verify against one of the trusted roots."""
         if not self.roots:
             raise LibraryError("this library trusts no issuing root (serve --trust ROOT.pem)", code="library.config")
         gone = self.revoked()
-        result = None
+        results = []
         for root in self.roots:
-            result = verify(data, token, root, gone)
-            if result.valid or result.code != "verify.untrusted_chain":
+            results = verify_many(pairs, root, gone)
+            if all(r.valid for r in results) or any(r.code not in (None, "verify.untrusted_chain") for r in results):
                 break
-        if not result.valid:
-            raise LibraryError(f"{result.code}: {result.message}", code="library.invalid_signature")
-        return result.manifest
+        for r in results:
+            if not r.valid:
+                raise LibraryError(f"{r.code}: {r.message}", code="library.invalid_signature")
+        return [r.manifest for r in results]
 
     def _verify_binding(self, binding: str, compact: str, id_number: str, kid: str) -> None:
         gone = self.revoked()
@@ -154,29 +190,17 @@ class Library:
                                code="library.invalid_signature")
 
     def publish(self, id_number: str, files: dict[str, bytes], binding: str | None, master: bytes | None = None) -> Published:
-        """Verify and store one signed conversion for a person. ``files``: photo name -> bytes and
-        ``<photo name>.jws`` -> token, as `convert --sign` wrote them; ``binding``: the station's
+        """Verify and store one signed conversion for a person. ``files``: ``<photo name>.jws`` ->
+        token for every credential, as `convert --sign` wrote them, and the photos they sign (each
+        distinct file once is enough: they are matched by hash); ``binding``: the station's
         signature tying this signing to this person. Nothing is stored unless everything verifies."""
         person_key = self.keys.person_key(id_number)
-        pairs = []
-        for name, data in files.items():
-            if name.endswith(".jws") or name.endswith(".json") or name.endswith(".html"):
-                continue
-            token = files.get(name + ".jws")
-            if token is None:
-                raise LibraryError(f"{name} has no signature {name}.jws", code="library.unsigned")
-            try:
-                pairs.append((name, data, token.decode("ascii").strip()))
-            except UnicodeDecodeError as exc:
-                raise LibraryError(f"{name}.jws is not a signature", code="library.invalid_signature") from exc
+        pairs = _pair_photos_with_signatures(files)
         if not pairs:
             raise LibraryError("no signed photo in the upload", code="library.unsigned")
-        verified = []
-        compacts = set()
-        for name, data, token in pairs:
-            manifest = self._verify_photo(data, token)
-            compacts.add(token.split("~", 1)[0])
-            verified.append((name, data, token, manifest))
+        manifests = self._verify_photos([(data, token) for _, data, token in pairs])
+        verified = [(name, data, token, manifest) for (name, data, token), manifest in zip(pairs, manifests)]
+        compacts = {token.split("~", 1)[0] for _, _, token in pairs}
         if len(compacts) != 1:
             raise LibraryError("the photos come from more than one signing: publish one capture at a time",
                                code="library.malformed")
@@ -204,18 +228,26 @@ class Library:
         known = set() if new else {r.id for r in self._photo_rows(capture_id)}
         # objects first (ciphertext under a key not yet committed anywhere); the rows last, in one
         # transaction: a publish cut short leaves at most unreadable orphans that purge sweeps
-        rows = []
+        # Credentials that share a photo share its object (184 credentials need about 15 files),
+        # and all photos share the station's one compact JWS: each photo's own part of its
+        # signature (the disclosure, a few hundred bytes) is sealed into its row.
+        rows, written = [], set()
+        if new:
+            self.store.put(signature_object(capture_id), seal(data_key, signature_object(capture_id),
+                                                              compact.encode("ascii")))
         for name, data, token, manifest in verified:
             photo_id = manifest["photo_id"]
             if photo_id in known:
                 continue
             ext = name.rsplit(".", 1)[-1].lower()
-            obj = f"captures/{capture_id}/{photo_id}.{ext}"
-            self.store.put(obj, seal(data_key, obj, data))
-            self.store.put(obj + ".jws", seal(data_key, obj + ".jws", token.encode("ascii")))
+            obj = f"captures/{capture_id}/{manifest['image']['sha256']}.{ext}"
+            if obj not in written:
+                self.store.put(obj, seal(data_key, obj, data))
+                written.add(obj)
             profile = self.catalogue.get(manifest["credential"])
             rows.append({"id": photo_id, "capture_id": capture_id, "credential": manifest["credential"],
                          "agency": profile.agency, "object": obj, "extension": ext,
+                         "disclosure": seal(data_key, f"{capture_id}/{photo_id}", token.split("~")[1].encode()),
                          "sha256": manifest["image"]["sha256"], "bytes": len(data),
                          "valid_until": captured + self.reuse_days(manifest["credential"]) * DAY})
         if master is not None and new:
@@ -353,7 +385,10 @@ class Library:
             raise not_found()
         data_key = self.wrapper.unwrap(bytes(row.wrapped_key), row.capture_id.encode())
         data = unseal(data_key, row.object, self.store.get(row.object))
-        token = unseal(data_key, row.object + ".jws", self.store.get(row.object + ".jws")).decode("ascii")
+        name = signature_object(row.capture_id)
+        compact = unseal(data_key, name, self.store.get(name)).decode("ascii")
+        disclosure = unseal(data_key, f"{row.capture_id}/{row.id}", bytes(row.disclosure)).decode("ascii")
+        token = f"{compact}~{disclosure}~"
         return Photo(data, token, f"{row.credential}.{row.extension}", row.credential, row.id)
 
     def delete_capture(self, person_key: str, capture_id: str) -> None:

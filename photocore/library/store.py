@@ -40,8 +40,9 @@ class FolderStore:
     def put(self, name: str, data: bytes) -> None:
         path = self._path(name)
         try:
-            for folder in reversed([p for p in path.parents if self.root in p.parents]):
-                folder.mkdir(exist_ok=True, mode=0o700)
+            if not path.parent.is_dir():
+                for folder in reversed([p for p in path.parents if self.root in p.parents]):
+                    folder.mkdir(exist_ok=True, mode=0o700)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:

@@ -172,9 +172,47 @@ def verify(photo: bytes, token: str, root: x509.Certificate, revoked=(), at: dt.
                                     f"{kid} at {manifest['issued_at']}", manifest, kid)
 
 
-def _disclosed_manifest(payload: bytes, disclosure: str) -> dict:
-    """The photo's manifest: the signed common part plus the photo's own disclosed entry,
-    accepted only if the station signed that entry's digest."""
+def verify_many(items, root: x509.Certificate, revoked=()) -> list[Verification]:
+    """Verify many (photo, token) pairs, as ``verify`` does one by one, but check each distinct
+    station signature once: a capture's photos share one (a library ingesting a 184-credential
+    conversion checks one signature and chain, then a digest and a hash per photo)."""
+    shared: dict[str, tuple[tuple[dict, set[str]], str] | _Invalid] = {}
+    out = []
+    for photo, token in items:
+        kid = None
+        try:
+            compact, disclosure = _split(token)
+            if compact not in shared:
+                try:
+                    payload, kid, _ = _verified_payload(compact, root, revoked, _issued_at)
+                    shared[compact] = (_signed_part(payload), kid)
+                except _Invalid as invalid:
+                    shared[compact] = invalid
+            known = shared[compact]
+            if isinstance(known, _Invalid):
+                raise known
+            payload, kid = known
+            manifest = _disclosed_manifest(payload, disclosure)
+            if hashlib.sha256(photo).hexdigest() != manifest.get("image", {}).get("sha256"):
+                raise _Invalid("verify.tampered_image", "the photo is not the one that was signed (hash differs)")
+            out.append(Verification(True, None, f"{manifest['credential']} photo {manifest['photo_id']}", manifest, kid))
+        except _Invalid as invalid:
+            out.append(Verification(False, invalid.code, invalid.message, kid=kid))
+    return out
+
+
+def _issued_at(payload: bytes) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(json.loads(payload)["issued_at"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _Invalid("verify.malformed", "the manifest lacks issued_at") from exc
+    if when.tzinfo is None:
+        raise _Invalid("verify.malformed", "issued_at has no time zone")
+    return when
+
+
+def _signed_part(payload: bytes) -> tuple[dict, set[str]]:
+    """(the photos' common manifest, the entry digests the station signed) from the payload."""
     try:
         signed = json.loads(payload)
         digests = {e["..."] for e in signed[PHOTOS] if isinstance(e, dict) and isinstance(e.get("..."), str)}
@@ -182,6 +220,13 @@ def _disclosed_manifest(payload: bytes, disclosure: str) -> dict:
             raise ValueError(f"digest algorithm {signed['_sd_alg']!r}")
     except (ValueError, KeyError, TypeError) as exc:
         raise _Invalid("verify.malformed", f"the signed manifest cannot be read: {exc}") from exc
+    return {k: v for k, v in signed.items() if k not in (PHOTOS, "_sd_alg")}, digests
+
+
+def _disclosed_manifest(payload: bytes | tuple[dict, set[str]], disclosure: str) -> dict:
+    """The photo's manifest: the signed common part plus the photo's own disclosed entry,
+    accepted only if the station signed that entry's digest."""
+    common, digests = _signed_part(payload) if isinstance(payload, bytes) else payload
     if disclosure_digest(disclosure) not in digests:
         raise _Invalid("verify.bad_signature", "the photo's manifest entry is not one the station signed")
     try:
@@ -190,7 +235,6 @@ def _disclosed_manifest(payload: bytes, disclosure: str) -> dict:
             raise ValueError("unexpected fields")
     except (ValueError, TypeError, binascii.Error) as exc:
         raise _Invalid("verify.malformed", f"the photo's manifest entry cannot be read: {exc}") from exc
-    common = {k: v for k, v in signed.items() if k not in (PHOTOS, "_sd_alg")}
     return {**common, **entry}
 
 
