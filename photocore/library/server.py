@@ -62,7 +62,8 @@ def serve(config: LibraryConfig, host: str = "127.0.0.1", port: int = 8400, work
 
     from .service import Library
 
-    Library(config)  # fail here, with a typed error, before any worker starts (and create the schema once)
+    from .agency_auth import clients_for
+    clients_for(Library(config))  # fail here, with a typed error, before any worker starts (schema made once)
     os.environ[ENV_CONFIG] = _dump(config)
     uvicorn.run("photocore.library.server:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False, server_header=False, proxy_headers=False)

@@ -31,6 +31,23 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def webhook_signature(msg_id: str, timestamp: int, body: bytes, *, secret: str | None = None,
+                      ed25519_pem: bytes | None = None) -> str:
+    """Standard Webhooks' ``webhook-signature`` value: f"{id}.{timestamp}.{body}" signed with v1
+    (HMAC-SHA256 under the ``whsec_``-prefixed base64 secret) and/or v1a (Ed25519, a PEM private
+    key). Shared by deliveries and the library's agency notifications."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    parts = []
+    if secret is not None:
+        key = base64.b64decode(secret.removeprefix("whsec_") + "==")
+        parts.append("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode())
+    if ed25519_pem is not None:
+        from cryptography.hazmat.primitives import serialization
+        key = serialization.load_pem_private_key(ed25519_pem, None)
+        parts.append("v1a," + base64.b64encode(key.sign(signed)).decode())
+    return " ".join(parts)
+
+
 class HttpTransport:
     def __init__(self, url: str, *, mode: str = "json", fields: dict | None = None, auth: dict | None = None,
                  mtls: dict | None = None, webhook: dict | None = None, timeout: float = 20.0,
@@ -81,19 +98,9 @@ class HttpTransport:
         return request.read(), {"content-type": request.headers["content-type"]}
 
     def _signature(self, msg_id: str, timestamp: int, body: bytes) -> str:
-        """Standard Webhooks: sign f"{id}.{timestamp}.{body}"; v1 = HMAC-SHA256, v1a = Ed25519."""
-        signed = f"{msg_id}.{timestamp}.".encode() + body
-        parts = []
-        if "secret" in self.webhook:
-            secret = Secret(self.webhook["secret"]).value()
-            key = base64.b64decode(secret.removeprefix("whsec_") + "==")
-            parts.append("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode())
-        if "ed25519_key" in self.webhook:
-            from cryptography.hazmat.primitives import serialization
-            pem = Secret(self.webhook["ed25519_key"]).value().encode()
-            key = serialization.load_pem_private_key(pem, None)
-            parts.append("v1a," + base64.b64encode(key.sign(signed)).decode())
-        return " ".join(parts)
+        secret = Secret(self.webhook["secret"]).value() if "secret" in self.webhook else None
+        pem = Secret(self.webhook["ed25519_key"]).value().encode() if "ed25519_key" in self.webhook else None
+        return webhook_signature(msg_id, timestamp, body, secret=secret, ed25519_pem=pem)
 
     def send(self, delivery: Delivery) -> Receipt:
         body, headers = self._body(delivery)
