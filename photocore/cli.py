@@ -467,7 +467,16 @@ def cmd_audit(args) -> int:
     from .library.crypto import ServiceKeys
 
     library_config = _library_config(args)
+    from .library.config import ENV_SECRET
     from .library.db import database_url, open_database
+    # verifying must not make a library or a secret of its own (that would report a sound log as altered)
+    if not library_config.database and not (library_config.data_dir / "library.sqlite3").is_file():
+        raise ConfigError(f"no library in {library_config.data_dir}: give --data-dir DIR or --database URL",
+                          code="library.config")
+    secret_file = library_config.data_dir / "library.secret"
+    if not (library_config.secret or os.environ.get(ENV_SECRET) or secret_file.is_file()):
+        raise ConfigError("the checkpoints are checked with the service's key: give the service's --secret "
+                          "env:NAME|file:PATH", code="library.config")
     engine = open_database(database_url(library_config.database, library_config.data_dir))
     public = audit.public_key_text(ServiceKeys.derive(library_config.service_secret()).checkpoint)
     report = audit.verify(engine, public)

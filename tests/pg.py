@@ -31,7 +31,8 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self):
+    def __init__(self, durable: bool = False):
+        self.durable = durable  # fsync on (benchmarks that claim durability); tests run without
         self.root = tempfile.mkdtemp(prefix="photocore-pg-")
         self.data = os.path.join(self.root, "data")
         self.port = _free_port()
@@ -46,7 +47,8 @@ class PostgresServer:
     def start(self) -> "PostgresServer":
         self._run(_bin("initdb"), "-D", self.data, "--auth=trust", "-U", "postgres", "-E", "UTF8")
         self._run(_bin("pg_ctl"), "-D", self.data, "-l", os.path.join(self.root, "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+                  f"-c fsync={'on' if self.durable else 'off'}", "start")
         deadline = time.time() + 30
         while time.time() < deadline:
             try:

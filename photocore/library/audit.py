@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from .db import audit, audit_head, checkpoints, reading
 
@@ -46,9 +47,12 @@ def row_hash(prev_hash: str, row: dict) -> str:
 
 
 def ensure_head(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if conn.execute(select(audit_head.c.id)).first() is None:
-            conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+    try:
+        with engine.begin() as conn:
+            if conn.execute(select(audit_head.c.id)).first() is None:
+                conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+    except IntegrityError:
+        pass  # another process starting at the same time made it
 
 
 def _checkpoint_message(seq: int, digest: str) -> bytes:
@@ -184,6 +188,8 @@ def verify(engine: Engine, public_key: str | None = None, limit_problems: int = 
                 problems.append(f"row {r['seq']}: its contents were changed (hash differs)")
             if r["seq"] in signed:
                 hashes[r["seq"]] = r["hash"]
+            elif r["seq"] % CHECKPOINT_EVERY == 0:  # appenders always sign these: one removed hides a rewrite
+                problems.append(f"checkpoint {r['seq']} is missing: the signed checkpoints were removed")
             prev_seq, prev_hash = r["seq"], r["hash"]
         head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
     if head is not None and (head.seq, head.hash) != (prev_seq, prev_hash):

@@ -146,6 +146,19 @@ def reading(engine: Engine):
     return engine.connect().execution_options(read_only=True)
 
 
+def erase_freed(engine: Engine) -> None:
+    """SQLite: move the write-ahead log into the database file and empty it, so the bytes of
+    deleted rows (a deleted capture's wrapped key) are no longer on disk; secure_delete has
+    zeroed them in the database file itself. Run by the retention job."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        raw.close()
+
+
 def database_url(database: str | None, data_dir: Path) -> str:
     """SQLAlchemy URL: postgresql://... as given (psycopg 3 driver), else SQLite in the data dir."""
     if database:
@@ -165,7 +178,9 @@ def open_database(url: str) -> Engine:
             if path and not os.path.exists(path):
                 Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            # connections are kept (opening one runs the pragmas below): one per request thread
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=48,
+                                   max_overflow=16)
 
             @event.listens_for(engine, "connect")
             def _pragmas(conn, _record):
@@ -174,6 +189,7 @@ def open_database(url: str) -> Engine:
                 cur.execute("PRAGMA synchronous=FULL")  # the audit log is durable
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA secure_delete=ON")  # deleted rows (wrapped keys) zeroed, not left as free space
                 cur.close()
                 conn.isolation_level = None  # we issue BEGIN IMMEDIATE ourselves
 
@@ -181,8 +197,11 @@ def open_database(url: str) -> Engine:
             def _begin(conn):  # writers take the lock up front (no deadlocked upgrades); readers don't
                 conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
         else:
-            engine = create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+            # no pre-ping (a round trip per request); connections older than 10 minutes are replaced
+            engine = create_engine(url, pool_size=48, max_overflow=16, pool_recycle=600)
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # processes starting together create the schema one at a time
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240105)")
             metadata.create_all(conn)
         return engine
     except SQLAlchemyError as exc:

@@ -48,14 +48,19 @@ def conversion_files(folder: str | Path) -> dict[str, bytes]:
     root = Path(folder)
     if not root.is_dir():
         raise PublishError(f"{root} is not a folder written by `photocore convert --sign`")
-    files = {}
+    files, unsigned = {}, []
     for path in sorted(root.iterdir()):
         if path.is_file() and path.with_name(path.name + ".jws").is_file():
             files[path.name] = path.read_bytes()
             files[path.name + ".jws"] = path.with_name(path.name + ".jws").read_bytes()
+        elif path.is_file() and not path.name.startswith(".") and not path.name.endswith((".jws", ".json", ".html")):
+            unsigned.append(path.name)  # a photo whose signature is gone: never left out silently
     if not files:
         raise PublishError(f"{root} holds no signed photo (<photo> with <photo>.jws beside it): convert with --sign",
                            code="publish.unsigned", refused=False)
+    if unsigned:
+        raise PublishError(f"{', '.join(unsigned)} in {root} has no signature (<photo>.jws): not published",
+                           code="publish.unsigned", refused=True)
     return files
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import time
@@ -29,7 +30,8 @@ from ..sign.verify import load_trust, verify_compact, verify_many
 from . import audit as audit_log
 from .config import LibraryConfig
 from .crypto import LocalKeyWrapper, ServiceKeys, last_six, new_pickup_code, seal, unseal
-from .db import captures, database_url, grants, open_database, photos, pickup_codes, reading, requests, throttle
+from .db import (captures, database_url, erase_freed, grants, open_database, photos, pickup_codes, reading,
+                 requests, throttle)
 from .errors import LibraryError, not_found
 from .store import open_store
 
@@ -101,9 +103,17 @@ def _pair_photos_with_signatures(files: dict[str, bytes]) -> list[tuple[str, byt
     return pairs
 
 
-def signature_object(capture_id: str) -> str:
-    """The object holding the station's compact JWS, shared by all the capture's photos."""
-    return f"captures/{capture_id}/signature.jws"
+def object_folder(capture_id: str, data_key: bytes) -> str:
+    """Where a capture's objects go: one folder per data key, so that two publishes of the same
+    new capture at once (a station's retry) never overwrite each other's ciphertext; the rows
+    that commit name their own folder, the other's objects go when the capture is purged."""
+    tag = hmac.new(data_key, b"photocore-object-folder", hashlib.sha256).hexdigest()[:16]
+    return f"captures/{capture_id}/{tag}"
+
+
+def signature_object(folder: str) -> str:
+    """The object holding the station's compact JWS, shared by all the capture's photos (beside them)."""
+    return f"{folder}/signature.jws"
 
 
 def capture_id_of(compact_jws: str) -> str:
@@ -225,7 +235,9 @@ class Library:
                                    code="library.conflict")
         new = row is None
         data_key = os.urandom(32) if new else self._data_key(row)
-        known = set() if new else {r.id for r in self._photo_rows(capture_id)}
+        known_rows = [] if new else self._photo_rows(capture_id)
+        known = {r.id for r in known_rows}
+        folder = known_rows[0].object.rsplit("/", 1)[0] if known_rows else object_folder(capture_id, data_key)
         # objects first (ciphertext under a key not yet committed anywhere); the rows last, in one
         # transaction: a publish cut short leaves at most unreadable orphans that purge sweeps
         # Credentials that share a photo share its object (184 credentials need about 15 files),
@@ -233,14 +245,13 @@ class Library:
         # signature (the disclosure, a few hundred bytes) is sealed into its row.
         rows, written = [], set()
         if new:
-            self.store.put(signature_object(capture_id), seal(data_key, signature_object(capture_id),
-                                                              compact.encode("ascii")))
+            self.store.put(signature_object(folder), seal(data_key, signature_object(folder), compact.encode("ascii")))
         for name, data, token, manifest in verified:
             photo_id = manifest["photo_id"]
             if photo_id in known:
                 continue
             ext = name.rsplit(".", 1)[-1].lower()
-            obj = f"captures/{capture_id}/{manifest['image']['sha256']}.{ext}"
+            obj = f"{folder}/{manifest['image']['sha256']}.{ext}"
             if obj not in written:
                 self.store.put(obj, seal(data_key, obj, data))
                 written.add(obj)
@@ -251,7 +262,7 @@ class Library:
                          "sha256": manifest["image"]["sha256"], "bytes": len(data),
                          "valid_until": captured + self.reuse_days(manifest["credential"]) * DAY})
         if master is not None and new:
-            obj = f"captures/{capture_id}/master"
+            obj = f"{folder}/master"
             self.store.put(obj, seal(data_key, obj, master))
         verdicts = {m["credential"]: m["verdicts"] for *_, m in verified}
         try:
@@ -319,14 +330,22 @@ class Library:
                                code="library.rate_limited")
 
     def _fail_throttle(self, key: str, now: float) -> None:
-        with self._tx() as conn:
-            row = conn.execute(select(throttle).where(throttle.c.key == key)).first()
-            if row is None:
-                conn.execute(insert(throttle).values(key=key, window_start=now, failures=1))
-            elif now - row.window_start >= FAILURE_WINDOW:
-                conn.execute(update(throttle).where(throttle.c.key == key).values(window_start=now, failures=1))
-            else:
-                conn.execute(update(throttle).where(throttle.c.key == key).values(failures=throttle.c.failures + 1))
+        for attempt in range(2):
+            try:
+                with self._tx() as conn:
+                    row = conn.execute(select(throttle).where(throttle.c.key == key)).first()
+                    if row is None:
+                        conn.execute(insert(throttle).values(key=key, window_start=now, failures=1))
+                    elif now - row.window_start >= FAILURE_WINDOW:
+                        conn.execute(update(throttle).where(throttle.c.key == key)
+                                     .values(window_start=now, failures=1))
+                    else:
+                        conn.execute(update(throttle).where(throttle.c.key == key)
+                                     .values(failures=throttle.c.failures + 1))
+                return
+            except IntegrityError:  # another process inserted this key's first failure at the same moment
+                if attempt:
+                    raise
 
     def person_for_id_number(self, id_number: str) -> str:
         """The person key for a citizen who logged in with OpenID Connect (the ID number claim)."""
@@ -385,7 +404,7 @@ class Library:
             raise not_found()
         data_key = self.wrapper.unwrap(bytes(row.wrapped_key), row.capture_id.encode())
         data = unseal(data_key, row.object, self.store.get(row.object))
-        name = signature_object(row.capture_id)
+        name = signature_object(row.object.rsplit("/", 1)[0])
         compact = unseal(data_key, name, self.store.get(name)).decode("ascii")
         disclosure = unseal(data_key, f"{row.capture_id}/{row.id}", bytes(row.disclosure)).decode("ascii")
         token = f"{compact}~{disclosure}~"
@@ -561,6 +580,8 @@ class Library:
             conn.execute(delete(throttle).where(throttle.c.window_start <= now - FAILURE_WINDOW))
         orphans = self._sweep_orphans(now)
         audit_log.checkpoint(self.engine, self.keys.checkpoint)
+        if purged:
+            erase_freed(self.engine)  # the purged rows and deleted keys gone from the SQLite files too
         return {"purged": purged, "expired_requests": expired, "orphans": orphans}
 
     def _sweep_orphans(self, now: float) -> int:

@@ -43,7 +43,7 @@ class FolderStore:
             if not path.parent.is_dir():
                 for folder in reversed([p for p in path.parents if self.root in p.parents]):
                     folder.mkdir(exist_ok=True, mode=0o700)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")  # threads write too
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
