@@ -415,7 +415,7 @@ def _library_config(args):
                                   secret=getattr(args, "secret", None), kek=getattr(args, "kek", None),
                                   clients=Path(args.clients) if getattr(args, "clients", None) else None,
                                   public_url=getattr(args, "public_url", None),
-                                  oidc=_oidc_options(args))
+                                  oidc=_oidc_options(args), max_upload=getattr(args, "max_upload", None))
 
 
 def _oidc_options(args) -> dict | None:
@@ -430,6 +430,8 @@ def cmd_serve(args) -> int:
 
     if args.workers < 1 or args.workers > 64:
         raise ConfigError("--workers must be 1 to 64", code="config.invalid")
+    if args.max_upload < 1024 * 1024:
+        raise ConfigError("--max-upload must be at least 1 MiB (1048576 bytes)", code="config.invalid")
     config = _library_config(args)
     if not config.trust:
         print("warning: no --trust ROOT.pem given: publishing is refused until a root is trusted", file=sys.stderr)
@@ -650,6 +652,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--oidc-id-claim", default="id_number", metavar="CLAIM",
                          help="the ID token claim holding the citizen's ID number")
     serve_p.add_argument("--workers", type=int, default=1, help="service processes (each stateless)")
+    serve_p.add_argument("--max-upload", type=int, default=64 * 1024 * 1024, metavar="BYTES",
+                         help="the largest publish accepted (default 64 MiB)")
     serve_p.set_defaults(run=cmd_serve)
 
     pub = sub.add_parser("publish", help="hand a signed conversion to the shared photo library")

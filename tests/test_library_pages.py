@@ -397,7 +397,7 @@ def test_sessions_end_and_cannot_be_forged(service, codes, library):
     other-purpose token opens nothing, and the login page says the session ended."""
     from photocore.library.pages import SESSION_COOKIE, Sessions
 
-    person = library.person_for_id_number(ID_B)
+    person = library.keys.person_key(ID_B)
     ours, theirs = Sessions(library.keys.session), Sessions(b"\x07" * 32)
     for token in (ours.issue("session", {"sub": person}, -5), theirs.issue("session", {"sub": person}, 600),
                   ours.issue("oidc", {"sub": person}, 600), "not-a-token"):

@@ -69,7 +69,21 @@ class SecurityHeaders:
                 message["headers"] = headers + [h for h in extra if h[0] not in names]
             await send(message)
 
-        await self.app(scope, limited_receive, send_with_headers)
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        except Exception as exc:  # a bug: answer 500 and log its type, never a traceback with request data
+            log.error("internal error: %s", type(exc).__name__)
+            if not started:
+                await JSONResponse({"type": "urn:photocore:problem:library.internal", "title": "Internal error",
+                                    "status": 500, "code": "library.internal"}, status_code=500,
+                                   media_type=PROBLEM)(scope, receive, send_with_headers)
 
 
 def create_app(library: Library) -> FastAPI:
@@ -104,8 +118,7 @@ def create_app(library: Library) -> FastAPI:
                              "code": f"http.{exc.status_code}"}, status_code=exc.status_code, media_type=PROBLEM)
 
     @app.exception_handler(Exception)
-    async def _internal(_request: Request, exc: Exception):
-        log.error("internal error: %s", type(exc).__name__)  # never the request's content
+    async def _internal(_request: Request, exc: Exception):  # Starlette re-raises it: SecurityHeaders logs it
         return JSONResponse({"type": "urn:photocore:problem:library.internal", "title": "Internal error",
                              "status": 500, "code": "library.internal"}, status_code=500, media_type=PROBLEM)
 
@@ -142,12 +155,7 @@ def create_app(library: Library) -> FastAPI:
         published = await run_in_threadpool(library.publish, id_number, files, binding, master_bytes)
         return published.to_dict()
 
-    for module in ("api_agency", "pages"):
-        try:
-            routes = __import__(f"photocore.library.{module}", fromlist=["router"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"photocore.library.{module}":
-                raise
-            continue
-        routes.install(app, library)
+    from . import api_agency, pages  # they use this module's problem_response
+    api_agency.install(app, library)
+    pages.install(app, library)
     return SecurityHeaders(app, library.config.max_upload + 1024 * 1024)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import importlib
 import io
 import logging
 import time
@@ -44,6 +43,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from starlette.concurrency import run_in_threadpool
 
+from .api_agency import notify_decision
 from .errors import LibraryError, not_found
 from .page_text import LANGS, TEXT, pick_lang, text
 from .service import GRANT_DAYS, Library
@@ -200,41 +200,15 @@ def history_line(row: dict, names: Names, lang: str) -> dict:
 # -- the counter ------------------------------------------------------------------------------------
 
 
-def counter_request(library: Library, request_id: str) -> dict:
-    """The little the counter page may show of a request: credential, agency and status (a read
-    of the requests table: ``Library`` has no call for a caller who is neither person nor agency)."""
-    from sqlalchemy import select
-
-    from .db import reading, requests
-
-    with reading(library.engine) as conn:
-        row = conn.execute(select(requests.c.credential, requests.c.agency, requests.c.status,
-                                  requests.c.expires_at).where(requests.c.id == request_id)).first()
-    if row is None:
-        raise not_found()
-    status = "expired" if row.status == "pending" and row.expires_at <= time.time() else row.status
-    return {"credential": row.credential, "agency": row.agency, "status": status}
-
-
 def qr_data_uri(url: str) -> str:
     return segno.make(url, error="m", micro=False).svg_data_uri(scale=10, border=4)
 
 
 def _notify(library: Library, decision: dict) -> None:
-    """Tell the agency (its webhook) through the agency API, when that is installed. A failure
-    there must not hide the citizen's decision, which is already committed: it is logged, by
-    type only, and the agency can still poll."""
+    """Tell the agency (its webhook). A failure there must not hide the citizen's decision, which
+    is already committed: it is logged, by type only, and the agency can still poll."""
     try:
-        api_agency = importlib.import_module("photocore.library.api_agency")
-    except ModuleNotFoundError as exc:
-        if exc.name != "photocore.library.api_agency":
-            raise
-        return
-    notify = getattr(api_agency, "notify_decision", None)
-    if notify is None:
-        return
-    try:
-        notify(library, decision)
+        notify_decision(library, decision)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("notifying the agency of a decision failed: %s", type(exc).__name__)
 
@@ -415,7 +389,7 @@ class Pages:
         try:
             client = self.oidc_client()
             claims = client.finish(code, self.base_url(request) + "/me/oidc/callback", flow["nonce"], flow["cv"])
-            person = self.library.person_for_id_number(client.person_id(claims))
+            person = self.library.login_with_id_number(client.person_id(claims))
         except LibraryError as exc:
             key = "err_oidc_unavailable" if exc.code in ("library.unavailable", "library.config") else "err_oidc"
             return self.login_page(request, key, 503 if key == "err_oidc_unavailable" else 401)
@@ -500,8 +474,7 @@ class Pages:
 
     # -- the counter ------------------------------------------------------------------------
     def counter_status(self, request: Request, request_id: str, token: str) -> dict:
-        self.library.check_counter_token(request_id, token)
-        req = counter_request(self.library, request_id)
+        req = self.library.request_for_counter(request_id, token)
         label = {"pending": "counter_waiting", "approved": "counter_approved", "refused": "counter_refused",
                  "expired": "counter_expired"}.get(req["status"], "counter_waiting")
         return {**req, "label": text(label, self.lang(request)), "final": req["status"] != "pending"}

@@ -347,9 +347,13 @@ class Library:
                 if attempt:
                     raise
 
-    def person_for_id_number(self, id_number: str) -> str:
-        """The person key for a citizen who logged in with OpenID Connect (the ID number claim)."""
-        return self.keys.person_key(id_number)
+    def login_with_id_number(self, id_number: str, via: str = "OpenID Connect") -> str:
+        """The person key for a citizen the provincial single sign-on vouched for (the ID number
+        claim of a verified ID token); the login is audited like a pickup-code login."""
+        person_key = self.keys.person_key(id_number)
+        with self._tx() as conn:
+            self._append(conn, action="login", actor="citizen", person_key=person_key, reference=via)
+        return person_key
 
     def overview(self, person_key: str) -> dict:
         """Everything "我的照片" shows: captures with their photos and windows, requests,
@@ -465,6 +469,18 @@ class Library:
     def check_counter_token(self, request_id: str, token: str) -> None:
         if not _equal(self.counter_token(request_id), str(token)):
             raise not_found()
+
+    def request_for_counter(self, request_id: str, token: str) -> dict:
+        """The little an agency counter's QR page may show of a request (opened with its counter
+        token, no login): credential, agency and status; nothing personal."""
+        self.check_counter_token(request_id, token)
+        with reading(self.engine) as conn:
+            row = conn.execute(select(requests.c.credential, requests.c.agency, requests.c.status,
+                                      requests.c.expires_at).where(requests.c.id == request_id)).first()
+        if row is None:
+            raise not_found()
+        status = "expired" if row.status == "pending" and row.expires_at <= time.time() else row.status
+        return {"credential": row.credential, "agency": row.agency, "status": status}
 
     def public_url(self, fallback: str) -> str:
         return (self.config.public_url or fallback).rstrip("/")
