@@ -154,8 +154,9 @@ def kiosk_publish(library: Library, station: Station, id_number: str = ID, folde
 
 
 def stored_objects(files: dict[str, bytes]) -> int:
-    """Objects a capture takes: each distinct photo once, and the station's one signature."""
-    return len({hashlib.sha256(d).digest() for n, d in files.items() if not n.endswith(".jws")}) + 1
+    """Objects a capture takes: each distinct photo once (the station's one signature is sealed
+    into the capture's row)."""
+    return len({hashlib.sha256(d).digest() for n, d in files.items() if not n.endswith(".jws")})
 
 
 def count(db: Path, sql: str, *params) -> int:
@@ -268,7 +269,7 @@ def test_publish_prints_capture_and_pickup_code_and_is_idempotent(station, servi
     capture = published["capture_id"]
     assert count(db, "SELECT count(*) FROM photos WHERE capture_id = ?", capture) == 3
     objects_before = object_files(service.data_dir)
-    assert len(objects_before) == stored_objects(station.files()) >= 3  # the photos and the one signature
+    assert len(objects_before) == stored_objects(station.files()) >= 3  # each distinct photo once
 
     again = cli("publish", station.out, "--person", ID, "--to", service.url, "--keys", station.keys, "--json")
     assert again.returncode == 0, again.stderr
@@ -733,7 +734,7 @@ def test_killed_mid_publish_leaves_all_or_nothing(station, big_conversion, tmp_p
             try:
                 with lib.engine.connect() as conn:
                     caps = conn.execute(select(captures)).fetchall()
-                    rows = conn.execute(select(photos, captures.c.wrapped_key)
+                    rows = conn.execute(select(photos, captures.c.wrapped_key, captures.c.signature)
                                         .join(captures, captures.c.id == photos.c.capture_id)).fetchall()
                 if caps:  # all there: every photo row, every object readable and the bytes published
                     assert len(caps) == 1 and len(rows) == 184, (trigger, delay, len(rows))
@@ -790,7 +791,7 @@ def test_the_same_new_capture_published_twice_at_once_stays_readable(station, bi
         try:
             assert True in outcomes and set(outcomes) <= {True, False, "library.conflict"}, outcomes
             with libraries[0].engine.connect() as conn:
-                rows = conn.execute(select(photos, captures.c.wrapped_key)
+                rows = conn.execute(select(photos, captures.c.wrapped_key, captures.c.signature)
                                     .join(captures, captures.c.id == photos.c.capture_id)).fetchall()
             assert len(rows) == 184
             for row in rows:

@@ -8,7 +8,11 @@ limit are refused before they are read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+
+import anyio.to_thread
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +26,7 @@ from .service import Library
 
 log = logging.getLogger("photocore.library")
 PROBLEM = "application/problem+json"
+REQUEST_THREADS = int(os.environ.get("PHOTOCORE_REQUEST_THREADS", "8"))
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
@@ -87,7 +92,14 @@ class SecurityHeaders:
 
 
 def create_app(library: Library) -> FastAPI:
-    app = FastAPI(title="photocore shared photo library", version="1",
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        # Few request threads: the work is short and holds the GIL; 40 threads (anyio's default)
+        # only take turns with each other, which costs latency (measured: benchmarks/serve.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        yield
+
+    app = FastAPI(lifespan=lifespan, title="photocore shared photo library", version="1",
                   description="One capture, reused by every agency with the citizen's consent. "
                               "Errors are RFC 9457 problem details with a stable `code`.")
     app.state.library = library

@@ -104,18 +104,42 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def record(self, **row) -> None:
-        assert row["action"] in ACTIONS, row["action"]
+    def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():
                     self._thread = threading.Thread(target=self._run, daemon=True, name="photocore-audit")
                     self._thread.start()
+
+    def record(self, **row) -> None:
+        """Append ``row``; returns once it is committed (raises if it could not be)."""
+        assert row["action"] in ACTIONS, row["action"]
+        self._start()
         done, outcome = threading.Event(), []
-        self._queue.put((row, done, outcome))
+
+        def settle(error: Exception | None) -> None:
+            if error is not None:
+                outcome.append(error)
+            done.set()
+
+        self._queue.put((row, settle))
         done.wait()
         if outcome:
             raise outcome[0]
+
+    async def record_async(self, **row) -> None:
+        """``record`` for the event loop: the request waits for the commit without holding a thread."""
+        import asyncio
+        assert row["action"] in ACTIONS, row["action"]
+        self._start()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+
+        def settle(error: Exception | None) -> None:
+            loop.call_soon_threadsafe(_settle_future, future, error)
+
+        self._queue.put((row, settle))
+        await future
 
     def _run(self) -> None:
         while True:
@@ -128,15 +152,22 @@ class Recorder:
             error = None
             try:
                 with self.engine.begin() as conn:
-                    append_many(conn, self.signing_key, [row for row, _, _ in batch])
+                    append_many(conn, self.signing_key, [row for row, _ in batch])
             except Exception as exc:  # the database went away: every waiting request fails, none is served
                 from .errors import LibraryError
                 error = LibraryError("the access log cannot be written", code="library.unavailable")
                 error.__cause__ = exc
-            for _, done, outcome in batch:
-                if error is not None:
-                    outcome.append(error)
-                done.set()
+            for _, settle in batch:
+                settle(error)
+
+
+def _settle_future(future, error: Exception | None) -> None:
+    if future.done():  # the request was cancelled (client gone) meanwhile
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 def _write_checkpoint(conn: Connection, key: ed25519.Ed25519PrivateKey, seq: int, digest: str) -> None:

@@ -36,6 +36,7 @@ captures = Table(
     Column("has_master", Integer, nullable=False, default=0),
     Column("wrapped_key", LargeBinary),  # NULL once the capture is deleted: its objects are unreadable
     Column("kek_id", Text, nullable=False),
+    Column("signature", LargeBinary, nullable=False),  # the station's compact JWS over all its photos, sealed
     Column("keep_until", Float, nullable=False),  # end of its longest reuse window
     Column("deleted_at", Float),  # the citizen deleted it; purged at the next run
 )
@@ -142,7 +143,10 @@ throttle = Table(  # failed logins per client address and per pickup code
 
 
 def reading(engine: Engine):
-    """A connection for reads only (on SQLite it does not take the write lock)."""
+    """A connection for reads only: on SQLite it does not take the write lock; on PostgreSQL each
+    statement is its own transaction (no BEGIN and ROLLBACK round trips around a lookup)."""
+    if engine.dialect.name == "postgresql":
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     return engine.connect().execution_options(read_only=True)
 
 

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -111,11 +112,6 @@ def object_folder(capture_id: str, data_key: bytes) -> str:
     return f"captures/{capture_id}/{tag}"
 
 
-def signature_object(folder: str) -> str:
-    """The object holding the station's compact JWS, shared by all the capture's photos (beside them)."""
-    return f"{folder}/signature.jws"
-
-
 def capture_id_of(compact_jws: str) -> str:
     """A capture's id: derived from the station's one signature over its photos, so publishing
     the same conversion again names the same capture (idempotent)."""
@@ -134,6 +130,7 @@ class Library:
         self.engine = open_database(database_url(config.database, config.data_dir))
         audit_log.ensure_head(self.engine)
         self.recorder = audit_log.Recorder(self.engine, self.keys.checkpoint)
+        self._local = threading.local()
         self.store = open_store(config.store, config.data_dir)
         self.roots: list[x509.Certificate] = [load_trust(p) for p in config.trust]
 
@@ -153,6 +150,22 @@ class Library:
 
     def _tx(self):
         return self.engine.begin()
+
+    def _lookup(self, statement, params: dict):
+        """One row of a hot read, on a connection this thread keeps (no pool round trip per
+        request); the read's transaction is ended at once, so no snapshot is held between requests."""
+        conn = getattr(self._local, "reader", None)
+        if conn is None or conn.closed:
+            conn = self._local.reader = reading(self.engine)
+        try:
+            return conn.execute(statement, params).first()
+        except SQLAlchemyError:
+            conn.invalidate()  # a broken connection is not kept
+            self._local.reader = None
+            raise
+        finally:
+            if not conn.invalidated:
+                conn.rollback()
 
     def _data_key(self, capture_row) -> bytes:
         if capture_row.wrapped_key is None:
@@ -241,11 +254,9 @@ class Library:
         # objects first (ciphertext under a key not yet committed anywhere); the rows last, in one
         # transaction: a publish cut short leaves at most unreadable orphans that purge sweeps
         # Credentials that share a photo share its object (184 credentials need about 15 files),
-        # and all photos share the station's one compact JWS: each photo's own part of its
-        # signature (the disclosure, a few hundred bytes) is sealed into its row.
+        # and all photos share the station's one compact JWS, sealed into the capture's row; each
+        # photo's own part of its signature (the disclosure, a few hundred bytes) into its row.
         rows, written = [], set()
-        if new:
-            self.store.put(signature_object(folder), seal(data_key, signature_object(folder), compact.encode("ascii")))
         for name, data, token, manifest in verified:
             photo_id = manifest["photo_id"]
             if photo_id in known:
@@ -275,6 +286,7 @@ class Library:
                         catalogue_version=common["catalogue"]["version"], signer_kid=common["signer"]["kid"],
                         verdicts=json.dumps(verdicts, sort_keys=True), has_master=int(master is not None),
                         wrapped_key=self.wrapper.wrap(data_key, capture_id.encode()), kek_id=self.wrapper.key_id,
+                        signature=seal(data_key, f"{capture_id}/signature", compact.encode("ascii")),
                         keep_until=max([r["valid_until"] for r in rows] or [captured])))
                 elif rows:
                     keep = max(r["valid_until"] for r in rows)
@@ -392,7 +404,7 @@ class Library:
     def citizen_photo(self, person_key: str, photo_id: str, action: str = "download") -> Photo:
         """A photo of the citizen's own (for the thumbnail, action "view"; or a download)."""
         with reading(self.engine) as conn:
-            row = conn.execute(select(photos, captures.c.wrapped_key, captures.c.person_key)
+            row = conn.execute(select(photos, captures.c.wrapped_key, captures.c.signature, captures.c.person_key)
                                .join(captures, captures.c.id == photos.c.capture_id)
                                .where(photos.c.id == photo_id, captures.c.person_key == person_key,
                                       captures.c.deleted_at.is_(None))).first()
@@ -408,8 +420,7 @@ class Library:
             raise not_found()
         data_key = self.wrapper.unwrap(bytes(row.wrapped_key), row.capture_id.encode())
         data = unseal(data_key, row.object, self.store.get(row.object))
-        name = signature_object(row.object.rsplit("/", 1)[0])
-        compact = unseal(data_key, name, self.store.get(name)).decode("ascii")
+        compact = unseal(data_key, f"{row.capture_id}/signature", bytes(row.signature)).decode("ascii")
         disclosure = unseal(data_key, f"{row.capture_id}/{row.id}", bytes(row.disclosure)).decode("ascii")
         token = f"{compact}~{disclosure}~"
         return Photo(data, token, f"{row.credential}.{row.extension}", row.credential, row.id)
@@ -556,17 +567,27 @@ class Library:
     def pull(self, agency: str, client_id: str, request_id: str) -> Photo:
         """The photo an approved request grants to ``agency``. Every reason it cannot be had
         (another agency's request, no such request, not approved, grant revoked or expired,
-        capture deleted or purged) gets the same answer."""
-        with reading(self.engine) as conn:
-            row = conn.execute(_PULL, {"request_id": request_id, "agency": agency, "now": time.time()}).first()
+        capture deleted or purged) gets the same answer. The pull is logged (durably, by group
+        commit) before the photo is handed out."""
+        photo, row = self.read_pull(agency, client_id, request_id)
+        self.recorder.record(**row)
+        return photo
+
+    async def pull_async(self, agency: str, client_id: str, request_id: str) -> Photo:
+        """``pull`` for the event loop: the lookup and decryption run inline (well under a
+        millisecond), the wait for the log's commit holds no thread."""
+        photo, row = self.read_pull(agency, client_id, request_id)
+        await self.recorder.record_async(**row)
+        return photo
+
+    def read_pull(self, agency: str, client_id: str, request_id: str) -> tuple[Photo, dict]:
+        """(the photo, its audit row): everything of a pull but logging it."""
+        row = self._lookup(_PULL, {"request_id": request_id, "agency": agency, "now": time.time()})
         if row is None:
             raise not_found()
-        photo = self._load_photo(row)
-        # logged (durably, by group commit) before the photo is handed out
-        self.recorder.record(action="pull", actor=f"agency:{agency}/{client_id}", person_key=row.person_key,
-                             capture_id=row.capture_id, photo_id=row.id, credential=row.credential, agency=agency,
-                             reference=row.application_ref)
-        return photo
+        return self._load_photo(row), dict(
+            action="pull", actor=f"agency:{agency}/{client_id}", person_key=row.person_key, capture_id=row.capture_id,
+            photo_id=row.id, credential=row.credential, agency=agency, reference=row.application_ref)
 
     # -- retention ---------------------------------------------------------------------------
     def purge(self, now: float | None = None) -> dict:
@@ -626,7 +647,9 @@ class Library:
 
 # Built once: an agency pull is the hot path (hundreds a second), and building the statement
 # costs more than running it.
-_PULL = (select(photos, captures.c.wrapped_key, grants.c.person_key, requests.c.application_ref)
+_PULL = (select(photos.c.id, photos.c.capture_id, photos.c.credential, photos.c.object, photos.c.extension,
+                photos.c.disclosure, captures.c.wrapped_key, captures.c.signature, grants.c.person_key,
+                requests.c.application_ref)
          .select_from(requests.join(grants, grants.c.id == requests.c.grant_id)
                       .join(photos, photos.c.id == grants.c.photo_id)
                       .join(captures, captures.c.id == photos.c.capture_id))
