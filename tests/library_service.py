@@ -6,22 +6,28 @@ child process on a free 127.0.0.1 port, and a station's signed conversions to pu
     answer = station.publish("a", "330902198503120027", svc.url)   # capture_id, pickup_code, ...
     svc.stop()
 
+``Receiver`` (and the module-scoped ``receiver`` fixture, imported by the test modules that use it)
+is an agency system's webhook endpoint; ``assert_problem`` checks a refusal's problem document.
+
 The child gets the key passphrase, and none of the library variables of the caller's
 environment (a developer's PHOTOCORE_HOME or database never leaks into a test).
 """
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
-from servers import free_port, wait_until
+from servers import free_port, stop_process, wait_for_child
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample_capture.jpg"
@@ -53,17 +59,32 @@ class RunningLibrary:
     process: subprocess.Popen | None = field(repr=False, default=None)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
         self.process = None
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+def healthy(url: str) -> bool:
+    """The library service at ``url`` answers GET /v1/health (not yet, while it cannot be reached)."""
+    try:
+        return httpx.get(url + "/v1/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def serve(port: int, data_dir: Path, log: Path, options=(), env: dict | None = None) -> subprocess.Popen:
+    """`photocore serve` on ``port`` with its data in ``data_dir``, appending its output to
+    ``log``, once it answers GET /v1/health (stopped again if it does not); ``env=None``: this
+    process's environment, as it is."""
+    with open(log, "ab") as out:
+        process = subprocess.Popen([*PHOTOCORE, "serve", "--port", str(port), "--data-dir", str(data_dir),
+                                    *map(str, options)], stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env)
+    try:
+        wait_for_child(process, lambda: healthy(f"http://127.0.0.1:{port}"), "photocore serve", log)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process
 
 
 def start_library(tmp_path, *, trust, clients=None, extra_args=(), env=None) -> RunningLibrary:
@@ -72,29 +93,13 @@ def start_library(tmp_path, *, trust, clients=None, extra_args=(), env=None) -> 
     port = free_port()
     folder = Path(tmp_path) / f"library-{port}"
     folder.mkdir(parents=True)
-    options = ["--port", str(port), "--data-dir", str(folder / "data")]
+    options = []
     for root in trust if isinstance(trust, (list, tuple)) else [trust]:
-        options += ["--trust", str(root)]
+        options += ["--trust", root]
     if clients is not None:
-        options += ["--clients", str(clients)]
+        options += ["--clients", clients]
     running = RunningLibrary(f"http://127.0.0.1:{port}", port, folder / "data", folder / "serve.log")
-    with open(running.log, "ab") as log:
-        running.process = subprocess.Popen([*PHOTOCORE, "serve", *options, *map(str, extra_args)], stdout=log,
-                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env(env))
-
-    def up() -> bool:
-        if running.process.poll() is not None:
-            raise RuntimeError(f"photocore serve exited:\n{running.output()}")
-        try:
-            return httpx.get(running.url + "/v1/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, timeout=60, what="photocore serve")
-    except BaseException:
-        running.stop()
-        raise
+    running.process = serve(port, running.data_dir, running.log, [*options, *extra_args], env=child_env(env))
     return running
 
 
@@ -142,3 +147,45 @@ def sample_station(tmp_path_factory) -> Station:
         assert made.returncode == 0, made.stdout + made.stderr
         _stations[base] = station
     return _stations[base]
+
+
+class Receiver:
+    """An agency system's webhook endpoint on 127.0.0.1: keeps each POST as (headers, raw body
+    bytes, path) in ``received``, answering 204."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                received.append((dict(self.headers.items()), body, self.path))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
+    """``response`` is the problem document (RFC 9457) of a refusal with ``status`` and ``code``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == code and body["status"] == status and body["type"] == f"urn:photocore:problem:{code}"
+    return body

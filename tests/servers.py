@@ -3,6 +3,7 @@
 ``SftpServer``: an asyncssh SSH/SFTP server on its own event loop thread, chrooted to a folder,
 that can be stopped and started again on the same port (to test reconnecting).
 ``MotoServer``: moto's S3-compatible HTTP server as a child process.
+``stop_process``: SIGTERM, then SIGKILL, for a server run as a child process.
 """
 
 from __future__ import annotations
@@ -37,6 +38,31 @@ def wait_until(check, timeout: float = 30.0, what: str = "server") -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not come up within {timeout} s")
         time.sleep(0.1)
+
+
+def wait_for_child(process: subprocess.Popen, answers, what: str, log: Path, timeout: float = 60) -> None:
+    """Wait until ``answers()`` is true for a server just started as the child ``process``; the
+    child exiting first is a RuntimeError quoting its ``log``."""
+    def up() -> bool:
+        if process.poll() is not None:
+            output = log.read_text(errors="replace") if log.exists() else ""
+            raise RuntimeError(f"{what} exited ({process.returncode}); {log}:\n{output}")
+        return answers()
+
+    wait_until(up, timeout=timeout, what=what)
+
+
+def stop_process(process: subprocess.Popen | None, timeout: float = 15) -> None:
+    """Stop a child process still running: SIGTERM, then SIGKILL if it has not exited within
+    ``timeout`` seconds. Nothing for ``None`` or a process that has already exited."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 class SftpServer:
@@ -153,26 +179,13 @@ class MotoServer:
             self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
-        def up():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"moto server exited ({self.process.returncode}); see {self.log}")
-            return self._answers()
-
         try:
-            wait_until(up, timeout=60, what="moto server")
+            wait_for_child(self.process, self._answers, "moto server", self.log)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
         self.process = None

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.server
 import json
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -36,7 +34,7 @@ from photocore.library.errors import LibraryError
 from photocore.library.service import Library
 from photocore.sign.verify import load_trust, verify
 
-from library_service import sample_station, start_library
+from library_service import assert_problem, receiver, sample_station, start_library  # noqa: F401 (fixture)
 
 ID_A = "330902198503120027"
 ID_B = "33090219900101003X"
@@ -51,38 +49,6 @@ def _pem_private(key) -> bytes:
 
 def _pem_public(key) -> bytes:
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-class Receiver:
-    """A small webhook receiver on 127.0.0.1: keeps each POST's headers and body."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                received.append((dict(self.headers.items()), body, self.path))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture(scope="module")
@@ -166,14 +132,6 @@ def assertion(service, agencies, name="police-app", alg="ES256", **options) -> s
                             options.pop("audience", service.url + TOKEN_PATH), alg, **options)
 
 
-def refused(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code and body["status"] == status and body["type"] == f"urn:photocore:problem:{code}"
-    return body
-
-
 def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
@@ -205,7 +163,7 @@ def _library_keys(service):
 def test_replayed_assertion_is_refused_in_any_process(service, agencies, library):
     once = assertion(service, agencies)
     assert token_call(service, once).status_code == 200
-    body = refused(token_call(service, once), 401, "library.replayed")
+    body = assert_problem(token_call(service, once), 401, "library.replayed")
     assert body["error"] == "invalid_client"
     # another process on the same database (this one) refuses it too: the jti is in the database
     clients = agency_auth.clients_for(library)
@@ -245,21 +203,21 @@ def test_bad_assertions_are_refused(service, agencies, case):
         token = assertion(service, agencies, claims={"sub": "police-jwks"})
     else:
         token = assertion(service, agencies, claims={"iat": now + 600, "exp": now + 660})
-    body = refused(token_call(service, token), 401, "library.invalid_client")
+    body = assert_problem(token_call(service, token), 401, "library.invalid_client")
     assert body["error"] == "invalid_client"
 
 
 def test_token_endpoint_request_errors(service, agencies):
     good = assertion(service, agencies)
-    body = refused(token_call(service, good, grant_type="password"), 400, "library.malformed")
+    body = assert_problem(token_call(service, good, grant_type="password"), 400, "library.malformed")
     assert body["error"] == "unsupported_grant_type"
-    body = refused(token_call(service, good, scope="photos:delete"), 400, "library.malformed")
+    body = assert_problem(token_call(service, good, scope="photos:delete"), 400, "library.malformed")
     assert body["error"] == "invalid_scope"
-    refused(token_call(service, good, client_assertion_type="urn:other"), 401, "library.invalid_client")
-    refused(httpx.post(service.url + TOKEN_PATH, data={"grant_type": "client_credentials"}), 401,
-            "library.invalid_client")
-    refused(token_call(service, good, client_id="police-jwks"), 401, "library.invalid_client")
-    refused(token_call(service, "not.a.jwt"), 401, "library.invalid_client")
+    assert_problem(token_call(service, good, client_assertion_type="urn:other"), 401, "library.invalid_client")
+    assert_problem(httpx.post(service.url + TOKEN_PATH, data={"grant_type": "client_credentials"}), 401,
+                   "library.invalid_client")
+    assert_problem(token_call(service, good, client_id="police-jwks"), 401, "library.invalid_client")
+    assert_problem(token_call(service, "not.a.jwt"), 401, "library.invalid_client")
     # RFC 6749 3.2: unrecognised parameters are ignored; the good assertion was never spent above
     assert token_call(service, good, resource="x").status_code == 200
 
@@ -269,7 +227,7 @@ def test_token_endpoint_request_errors(service, agencies):
 def test_api_needs_a_valid_bearer_token(service, agencies):
     url = service.url + "/v1/requests/" + str(uuid.uuid4())
     missing = httpx.get(url)
-    refused(missing, 401, "library.unauthorized")
+    assert_problem(missing, 401, "library.unauthorized")
     assert missing.headers["www-authenticate"] == 'Bearer realm="photocore"'
     keys = _library_keys(service)
     now = int(time.time())
@@ -280,10 +238,10 @@ def test_api_needs_a_valid_bearer_token(service, agencies):
                         agency_auth.OctKey.import_key(b"k" * 32))
     for bad in ("Bearer nonsense", f"Bearer {expired}", f"Bearer {forged}", "Basic dXNlcjpwYXNz"):
         answer = httpx.get(url, headers={"Authorization": bad})
-        refused(answer, 401, "library.unauthorized")
+        assert_problem(answer, 401, "library.unauthorized")
         assert answer.headers["www-authenticate"].startswith("Bearer")
     for path in ("/photo", "/signature"):
-        refused(httpx.get(url + path), 401, "library.unauthorized")
+        assert_problem(httpx.get(url + path), 401, "library.unauthorized")
 
 
 # -- requests and pulls ----------------------------------------------------------------------------------
@@ -296,7 +254,7 @@ def test_requests_are_checked(service, agencies):
         unknown = httpx.post(service.url + "/v1/requests", headers={"Authorization": f"Bearer {api.token()}"},
                              json={"id_number": ID_A, "credential": "police.passport", "application_ref": "APP-1",
                                    "purpose": "passport", "colour": "red"})
-        refused(unknown, 400, "library.unknown_field")
+        assert_problem(unknown, 400, "library.unknown_field")
         with pytest.raises(AgencyApiError) as no_secret:  # no webhook secret registered for this client
             api.create_request(ID_A, "police.passport", "APP-1", "passport", callback_url="https://a.example/x")
         assert no_secret.value.code == "library.malformed"
@@ -457,8 +415,7 @@ def test_without_clients_no_agency_can_authenticate(tmp_path, service, agencies)
     bare = start_library(tmp_path, trust=service.station.root)
     try:
         token = client_assertion("police-app", agencies["keys"]["police-app"], bare.url + TOKEN_PATH)
-        refused(httpx.post(bare.url + TOKEN_PATH, data={"grant_type": "client_credentials",
-                                                        "client_assertion_type": ASSERTION_TYPE,
-                                                        "client_assertion": token}), 401, "library.invalid_client")
+        form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": token}
+        assert_problem(httpx.post(bare.url + TOKEN_PATH, data=form), 401, "library.invalid_client")
     finally:
         bare.stop()

@@ -39,7 +39,8 @@ from photocore.library.publish import binding_token, conversion_files, publish
 from photocore.library.service import Library
 from photocore.sign import list_keys, load_signer
 
-from servers import free_port, wait_until
+from library_service import assert_problem, serve
+from servers import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample_capture.jpg"
@@ -78,21 +79,7 @@ class Service:
     def start(self) -> "Service":
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [*PHOTOCORE, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.options],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-        def up():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"photocore serve exited ({self.process.returncode}): {self.log.read_text()}")
-            return httpx.get(self.url + "/v1/health", timeout=2).status_code == 200
-
-        try:
-            wait_until(lambda: _quiet(up), timeout=60, what="photocore serve")
-        except BaseException:
-            self.stop()
-            raise
+        self.process = serve(self.port, self.data_dir, self.log, self.options)  # in this process's environment
         return self
 
     def kill(self) -> None:
@@ -104,23 +91,8 @@ class Service:
         self.process = None
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
         self.process = None
-
-
-def _quiet(check):
-    try:
-        return check()
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass
@@ -175,14 +147,6 @@ def multipart_fields(station: Station, files: dict[str, bytes], id_number: str, 
             [("files", (name, data, "application/octet-stream")) for name, data in files.items()])
 
 
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code and body["status"] == status and body["type"] == f"urn:photocore:problem:{code}"
-    return body
-
-
 def new_library(data_dir: Path, station: Station, **options) -> Library:
     return Library(LibraryConfig(data_dir=data_dir, trust=[station.root], **options))
 
@@ -222,22 +186,25 @@ def station(tmp_path_factory):
         yield Station(keys=keys, out=out, root=keys / "root.pem", revoked=revoked, kid=list_keys(keys)[0]["kid"])
 
 
-@pytest.fixture(scope="module")
-def service(station, tmp_path_factory):
-    """The service stations publish to successfully (its data folder made by the service itself)."""
-    data = tmp_path_factory.mktemp("service") / "data"
+def _module_service(station, tmp_path_factory, name: str):
+    """A service trusting the station and reading its revocation list, for the whole module (its
+    data folder made by the service itself)."""
+    data = tmp_path_factory.mktemp(name) / "data"
     svc = Service(data, "--trust", station.root, "--revoked", station.revoked).start()
     yield svc
     svc.stop()
+
+
+@pytest.fixture(scope="module")
+def service(station, tmp_path_factory):
+    """The service stations publish to successfully."""
+    yield from _module_service(station, tmp_path_factory, "service")
 
 
 @pytest.fixture(scope="module")
 def refusing(station, tmp_path_factory):
     """A service that has never stored the module's conversion: every upload here is refused."""
-    data = tmp_path_factory.mktemp("refusing") / "data"
-    svc = Service(data, "--trust", station.root, "--revoked", station.revoked).start()
-    yield svc
-    svc.stop()
+    yield from _module_service(station, tmp_path_factory, "refusing")
 
 
 @pytest.fixture(scope="module")

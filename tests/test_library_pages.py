@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import http.server
 import json
 import re
 import shutil
-import threading
 import uuid
 import zipfile
 from pathlib import Path
@@ -33,7 +31,7 @@ from photocore.library.config import LibraryConfig
 from photocore.library.page_text import TEXT, text
 from photocore.library.service import Library
 
-from library_service import SAMPLE, STATION_ID, cli, sample_station, start_library
+from library_service import SAMPLE, STATION_ID, cli, receiver, sample_station, start_library  # noqa: F401 (fixture)
 from oidc_issuer import LocalIssuer
 from servers import wait_until
 
@@ -65,38 +63,6 @@ def en(key: str, **fields) -> str:
 
 
 # -- the service, its station and its agencies --------------------------------------------------
-
-class Receiver:
-    """The police system's webhook endpoint on 127.0.0.1: keeps each POST's headers and body."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                received.append((dict(self.headers.items()), json.loads(body)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
-
 
 @pytest.fixture(scope="module")
 def agencies(tmp_path_factory, receiver):
@@ -315,8 +281,8 @@ def test_citizen_flow(browser, service, codes, police, receiver, shots, tmp_path
     expect(grant).to_have_count(1)
     assert police.status(asked["request_id"])["status"] == "approved"
     wait_until(lambda: receiver.received, timeout=10, what="the decision webhook")
-    headers, body = receiver.received[-1]
-    assert body == {"type": "request.decided", "request_id": asked["request_id"], "status": "approved"}
+    headers, body, _ = receiver.received[-1]
+    assert json.loads(body) == {"type": "request.decided", "request_id": asked["request_id"], "status": "approved"}
     assert headers["webhook-signature"].startswith("v1,")
 
     # the police system pulls; the pull shows in the history with its application reference

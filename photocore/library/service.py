@@ -30,7 +30,7 @@ from ..sign.manifest import unverified_manifest
 from ..sign.verify import load_trust, verify_compact, verify_many
 from . import audit as audit_log
 from .config import LibraryConfig
-from .crypto import LocalKeyWrapper, ServiceKeys, last_six, new_pickup_code, seal, unseal
+from .crypto import KeyWrapper, LocalKeyWrapper, ServiceKeys, last_six, new_pickup_code, seal, unseal
 from .db import (captures, database_url, erase_freed, grants, open_database, photos, pickup_codes, reading,
                  requests, throttle)
 from .errors import LibraryError, not_found
@@ -121,11 +121,12 @@ def capture_id_of(compact_jws: str) -> str:
 class Library:
     """One process's handle on the shared library: stateless apart from its connections."""
 
-    def __init__(self, config: LibraryConfig, catalogue=None):
+    def __init__(self, config: LibraryConfig, catalogue=None, wrapper: KeyWrapper | None = None):
+        """``wrapper``: a KMS or HSM client that wraps data keys (see ``crypto.KeyWrapper``);
+        by default the key-encryption key from the configuration, or derived from the secret."""
         self.config = config
         self.keys = ServiceKeys.derive(config.service_secret())
-        kek = config.key_encryption_key()
-        self.wrapper = LocalKeyWrapper(kek or self.keys.kek)
+        self.wrapper = wrapper or LocalKeyWrapper(config.key_encryption_key() or self.keys.kek)
         self.catalogue = catalogue or load_catalogue()
         self.engine = open_database(database_url(config.database, config.data_dir))
         audit_log.ensure_head(self.engine)
