@@ -141,6 +141,26 @@ async def load(url: str, token: str, paths: list[str], seconds: float, concurren
     return latencies, statuses
 
 
+def guess_pickup_codes(url: str, id_number: str, tries: int) -> dict:
+    """Guessed pickup codes (with the right last six digits) at the citizen's login form, from
+    one address: how they are answered, and whether any opened a session."""
+    import re
+
+    from photocore.library.crypto import new_pickup_code
+
+    answers: dict[int, int] = {}
+    sessions = 0
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for _ in range(tries):
+            form = client.get("/me/login").text
+            token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+            response = client.post("/me/login", headers={"Origin": url}, data={
+                "csrf": token, "next": "/me", "code": new_pickup_code(), "last6": id_number[-6:]})
+            answers[response.status_code] = answers.get(response.status_code, 0) + 1
+            sessions += response.status_code == 303
+    return {"answers": answers, "sessions": sessions}
+
+
 def run_backend(name: str, work: Path, data: Path, env: dict, folders: list[Path], database: str | None,
                 args) -> dict:
     from photocore.library.agency_auth import AgencyClient
@@ -198,16 +218,18 @@ def run_backend(name: str, work: Path, data: Path, env: dict, folders: list[Path
         tries = {"wrong agency": (hrss, [random.choice(granted) for _ in range(350)]),
                  "guessed id": (police, [str(uuid.uuid4()) for _ in range(350)]),
                  "revoked grant": (police, [random.choice(revoked) for _ in range(300)])}
-        answers, timing = set(), {}
-        for label, (client, ids) in tries.items():
-            times = []
-            for request_id in ids:
-                started = time.perf_counter()
-                response = client.http.get(f"{service.url}/v1/requests/{request_id}/photo",
-                                           headers={"Authorization": f"Bearer {client.token()}"})
-                times.append((time.perf_counter() - started) * 1000)
-                answers.add((response.status_code, response.content, response.headers.get("content-type")))
-            timing[label] = (statistics.median(times), percentile(times, 0.9), len(ids))
+        # interleaved at random, so that drift in the machine's speed does not look like a signal
+        attempts = [(label, client, request_id) for label, (client, ids) in tries.items() for request_id in ids]
+        random.shuffle(attempts)
+        answers, times = set(), {label: [] for label in tries}
+        for label, client, request_id in attempts:
+            started = time.perf_counter()
+            response = client.http.get(f"{service.url}/v1/requests/{request_id}/photo",
+                                       headers={"Authorization": f"Bearer {client.token()}"})
+            times[label].append((time.perf_counter() - started) * 1000)
+            answers.add((response.status_code, response.content, response.headers.get("content-type")))
+        timing = {label: (statistics.median(t), percentile(t, 0.9), len(t)) for label, t in times.items()}
+        guesses = guess_pickup_codes(service.url, people[0], 1000)
         police.close()
         hrss.close()
         from photocore.library import audit
@@ -216,7 +238,7 @@ def run_backend(name: str, work: Path, data: Path, env: dict, folders: list[Path
         service.stop()
     middle = sorted(rounds, key=lambda r: r["per_s"])[len(rounds) // 2]
     return {"backend": name, "pulls_per_s": middle["per_s"], "p50_ms": middle["p50_ms"], "p99_ms": middle["p99_ms"],
-            "rounds": rounds, "publish_ms": publish_ms, "republish_ms": again, "refusals": timing, "distinct_refusals": answers,
+            "rounds": rounds, "guesses": guesses, "publish_ms": publish_ms, "republish_ms": again, "refusals": timing, "distinct_refusals": answers,
             "audit_intact": intact}
 
 
@@ -269,6 +291,9 @@ def main() -> None:
             print(f"  answer: {status} {kind} {body.decode()[:160]}")
         for label, (median, p90, n) in r["refusals"].items():
             print(f"  {label:14} n={n}  median {median:.2f} ms  p90 {p90:.2f} ms")
+        g = r["guesses"]
+        print(f"  {sum(g['answers'].values())} guessed pickup codes at the login form: answers "
+              f"{dict(sorted(g['answers'].items()))} (401 wrong, 429 rate limited), sessions opened: {g['sessions']}")
 
 
 if __name__ == "__main__":
