@@ -492,6 +492,50 @@ def cmd_audit(args) -> int:
     return EXIT_OK if report.intact else EXIT_FAIL
 
 
+def cmd_live(args) -> int:
+    """Replay a recorded camera stream through a live session (see photocore/live)."""
+    import io
+
+    from PIL import Image
+
+    from .live import LiveSession, read_frames
+
+    out = Path(args.out) if args.out else None
+    taken, last = False, None
+    with LiveSession(fps=args.fps) as session:
+        for index, t, frame in read_frames(args.source, fps=args.fps):
+            if frame is None:
+                line = {"frame": index, "instructions": [], "captured": False,
+                        "error": {"code": "decode.corrupt", "message": "this frame could not be decoded"}}
+            else:
+                result = session.feed(frame, t)
+                line = result.to_dict()
+            if args.json:
+                print(json.dumps(line, ensure_ascii=False), flush=True)
+            elif line["instructions"] and line["instructions"][0]["code"] != last:
+                first = line["instructions"][0]
+                last = first["code"]
+                print(f"frame {index}: {first['code']}  {first['message_zh']} / {first['message_en']}")
+            if line["captured"] and not taken:
+                taken = True
+                if out is not None:
+                    try:
+                        out.mkdir(parents=True, exist_ok=True)
+                        buffer = io.BytesIO()
+                        Image.fromarray(result.captured.frame).save(buffer, "JPEG", quality=95)  # no EXIF
+                        _write_atomic(out / "capture.jpg", buffer.getvalue())
+                    except OSError as exc:
+                        raise ConfigError(f"cannot write to {out}: {exc}", code="output.unwritable") from exc
+                if not args.json:
+                    print(f"frame {index}: captured frame {result.captured.index}"
+                          + (f" -> {out / 'capture.jpg'}" if out is not None else ""))
+        if not args.json:
+            stats = session.stats
+            print(f"{stats.frames} frames, detector ran on {stats.detection_runs}, "
+                  f"{'a photo was taken' if taken else 'no photo was taken'}")
+    return EXIT_OK if taken else EXIT_FAIL
+
+
 def cmd_library(args) -> int:
     from .library.service import Library
 
@@ -671,6 +715,13 @@ def build_parser() -> argparse.ArgumentParser:
     library_options(a_verify)
     a_verify.add_argument("--json", action="store_true")
     a_verify.set_defaults(run=cmd_audit)
+
+    live_p = sub.add_parser("live", help="live guidance and automatic capture over a video or a folder of frames")
+    live_p.add_argument("source", metavar="VIDEO_OR_FOLDER_OF_FRAMES")
+    live_p.add_argument("--json", action="store_true", help="one JSON object per line and frame")
+    live_p.add_argument("--out", metavar="DIR", help="write the captured frame as DIR/capture.jpg")
+    live_p.add_argument("--fps", type=float, default=30.0, help="frame rate of a folder of frames (a video has its own)")
+    live_p.set_defaults(run=cmd_live)
 
     lib_p = sub.add_parser("library", help="operators: the shared photo library's upkeep")
     lib_sub = lib_p.add_subparsers(dest="library_command", required=True)
