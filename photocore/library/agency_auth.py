@@ -48,7 +48,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import PhotocoreError
 from .config import resolve_reference
-from .db import used_assertions
+from .db import used_assertions, writing
 from .errors import LibraryError
 
 TOKEN_PATH = "/v1/oauth/token"
@@ -331,7 +331,7 @@ def _spend(library, client_id: str, jti: str, exp: float) -> None:
     refuses a second use in any process sharing the database."""
     key = hashlib.sha256(f"{client_id}\n{jti}".encode()).hexdigest()
     try:
-        with library.engine.begin() as conn:
+        with writing(library.engine) as conn:
             conn.execute(insert(used_assertions).values(jti=key, expires_at=exp + LEEWAY))
     except IntegrityError as exc:
         raise TokenError("this client assertion was already used (jti seen before)", code="library.replayed") from exc

@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from .db import audit, audit_head, checkpoints, reading
+from .db import audit, audit_head, checkpoints, reading, writing
 
 GENESIS = "0" * 64
 CHECKPOINT_EVERY = 256
@@ -48,7 +48,7 @@ def row_hash(prev_hash: str, row: dict) -> str:
 
 def ensure_head(engine: Engine) -> None:
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             if conn.execute(select(audit_head.c.id)).first() is None:
                 conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
     except IntegrityError:
@@ -151,7 +151,7 @@ class Recorder:
                     break
             error = None
             try:
-                with self.engine.begin() as conn:
+                with writing(self.engine) as conn:
                     append_many(conn, self.signing_key, [row for row, _ in batch])
             except Exception as exc:  # the database went away: every waiting request fails, none is served
                 from .errors import LibraryError
@@ -178,7 +178,7 @@ def _write_checkpoint(conn: Connection, key: ed25519.Ed25519PrivateKey, seq: int
 
 def checkpoint(engine: Engine, key: ed25519.Ed25519PrivateKey) -> int | None:
     """Sign the chain's current head (if not signed already); returns its seq."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
                             .with_for_update()).one()
         if head.seq == 0:

@@ -9,12 +9,16 @@ key is stored wrapped.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import (BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table,
                         Text, create_engine, event)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import LibraryError
@@ -140,6 +144,33 @@ throttle = Table(  # failed logins per client address and per pickup code
     Column("window_start", Float, nullable=False),
     Column("failures", Integer, nullable=False),
 )
+
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. On SQLite, writers of all threads and processes queue on a lock
+    first (a thread lock, then ``flock`` on ``<database>.lock``), so a waiting writer wakes the
+    moment the writer before it commits, instead of sleeping in SQLite's busy handler (which
+    backs off in steps of up to 100 ms: that was the SQLite p99)."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        with engine.begin() as conn:
+            yield conn
+        return
+    path = engine.url.database + ".lock"
+    with _write_locks_guard:
+        lock = _write_locks.setdefault(path, threading.Lock())
+    with lock:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            os.close(fd)  # releases the flock
 
 
 def reading(engine: Engine):

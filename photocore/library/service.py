@@ -31,7 +31,7 @@ from ..sign.verify import load_trust, verify_compact, verify_many
 from . import audit as audit_log
 from .config import LibraryConfig
 from .crypto import KeyWrapper, LocalKeyWrapper, ServiceKeys, last_six, new_pickup_code, seal, unseal
-from .db import (captures, database_url, erase_freed, grants, open_database, photos, pickup_codes, reading,
+from .db import (captures, database_url, erase_freed, grants, open_database, photos, pickup_codes, reading, writing,
                  requests, throttle)
 from .errors import LibraryError, not_found
 from .store import open_store
@@ -150,7 +150,7 @@ class Library:
         audit_log.append(conn, self.keys.checkpoint, **row)
 
     def _tx(self):
-        return self.engine.begin()
+        return writing(self.engine)
 
     def _lookup(self, statement, params: dict):
         """One row of a hot read, on a connection this thread keeps (no pool round trip per
