@@ -536,6 +536,22 @@ def cmd_live(args) -> int:
     return EXIT_OK if taken else EXIT_FAIL
 
 
+def cmd_station(args) -> int:
+    """The capture station: the counter page, live guidance over a WebSocket, accept and receipt."""
+    import logging
+
+    import uvicorn
+
+    from .station import StationConfig, create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app(StationConfig.from_args(args))
+    where = f"the library at {args.library}" if args.library else f"{Path(args.out).resolve()}/"
+    print(f"photocore station on http://{args.host}:{args.port} (accepted captures go to {where})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets")
+    return EXIT_OK
+
+
 def cmd_library(args) -> int:
     from .library.service import Library
 
@@ -722,6 +738,18 @@ def build_parser() -> argparse.ArgumentParser:
     live_p.add_argument("--out", metavar="DIR", help="write the captured frame as DIR/capture.jpg")
     live_p.add_argument("--fps", type=float, default=30.0, help="frame rate of a folder of frames (a video has its own)")
     live_p.set_defaults(run=cmd_live)
+
+    station_p = sub.add_parser("station", help="the capture station: the counter's web app (camera, guidance, receipt)")
+    station_p.add_argument("--host", default="127.0.0.1")
+    station_p.add_argument("--port", type=int, default=8401)
+    station_p.add_argument("--keys", metavar="DIR", help="the station's key store (default $PHOTOCORE_KEYS)")
+    station_p.add_argument("--library", metavar="URL", help="the shared photo library to publish to, "
+                                                            "e.g. http://127.0.0.1:8400")
+    station_p.add_argument("--station", metavar="ID", help="this station's id (default $PHOTOCORE_STATION)")
+    station_p.add_argument("--operator", metavar="ID", help="the clerk's id (default $PHOTOCORE_OPERATOR)")
+    station_p.add_argument("--out", metavar="DIR", default="station-out",
+                           help="where accepted captures are written when no library is configured")
+    station_p.set_defaults(run=cmd_station)
 
     lib_p = sub.add_parser("library", help="operators: the shared photo library's upkeep")
     lib_sub = lib_p.add_subparsers(dest="library_command", required=True)

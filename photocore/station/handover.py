@@ -1,0 +1,136 @@
+"""Accept: every credential's photo from the captured frame, signed, and handed over.
+
+Why here and not in the page: the station's key never leaves this process, and the clerk's
+"accept" is the only moment anything about the citizen is written. The capture goes to the
+shared photo library when one is configured (``publish``: the library verifies every signature
+and answers the pickup code printed on the receipt), else to ``<out>/<capture id>/`` exactly as
+``photocore convert --sign`` writes it. The time from accept to handed over is measured and
+logged (never the ID number).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from ..catalogue import load_catalogue
+from ..convert import convert
+from ..errors import ConfigError, PhotocoreError
+from .config import StationConfig
+
+log = logging.getLogger("photocore.station")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+class AcceptError(PhotocoreError):
+    """station.bad_id_number, station.checklist, station.expired, station.not_converted, and the
+    library's publish codes when the library refuses or cannot be reached."""
+
+    code = "station.accept_failed"
+
+
+def normalise_id_number(text: str) -> str:
+    """A resident ID number (GB 11643: 17 digits and a check character), checked: a typo at the
+    counter would file the photos under nobody, or under someone else."""
+    value = "".join(str(text or "").split()).upper()
+    if len(value) != 18 or not value[:17].isdigit() or value[17] not in "0123456789X":
+        raise AcceptError("an ID number has 18 characters: 17 digits and a digit or X", code="station.bad_id_number")
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS)) % 11]
+    if value[17] != check:
+        raise AcceptError("the ID number's check character does not match: please type it again",
+                          code="station.bad_id_number")
+    return value
+
+
+class Station:
+    """The configured station: its signer (loaded once, so a wrong passphrase fails at start)."""
+
+    def __init__(self, config: StationConfig):
+        self.config = config
+        self.signer = None
+        if config.keys:
+            from ..sign import load_signer
+            self.signer = load_signer(config.keys)
+        catalogue = load_catalogue()
+        self.credentials = list(config.credentials or catalogue.credentials)
+        self.names = {c: catalogue.get(c).name_zh for c in self.credentials}
+
+    def signing(self, captured_at: dt.datetime):
+        if self.signer is None:
+            return None
+        from ..sign import CaptureInfo
+        from ..sign.stage import SigningOptions
+        return SigningOptions(self.signer, CaptureInfo(self.config.station, operator_id=self.config.operator,
+                                                       captured_at=captured_at.isoformat(timespec="seconds"),
+                                                       device=self.config.device))
+
+    def accept(self, pending, id_number: str) -> dict:
+        """Convert, sign, hand over; returns what the receipt shows. Runs on the station's worker."""
+        started = time.perf_counter()
+        captured_at = dt.datetime.fromtimestamp(pending.taken_at, dt.timezone.utc)
+        conversion = convert(pending.capture, self.credentials, captured_at=captured_at,
+                             signing=self.signing(captured_at))
+        converted = time.perf_counter()
+        made = [o for o in conversion.outcomes if o.ok]
+        if not made:
+            raise AcceptError("no credential's photo could be made from this capture: please retake",
+                              code="station.not_converted")
+        files: dict[str, bytes] = {}
+        for outcome in made:
+            name = f"{outcome.credential}.{outcome.rendition.extension}"
+            signed = conversion.signed.get(outcome.credential)
+            files[name] = signed.data if signed else outcome.rendition.data
+            if signed:
+                files[name + ".jws"] = signed.jws.encode("ascii")
+        receipt = {"station": self.config.station, "operator": self.config.operator,
+                   "accepted_at": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
+                   "credentials": [{"id": o.credential, "name": self.names.get(o.credential, o.credential)}
+                                   for o in made],
+                   "failed": [o.credential for o in conversion.outcomes if not o.ok],
+                   "signed": bool(conversion.signed)}
+        if self.config.library:
+            from ..library.publish import PublishError, publish
+            try:
+                answer = publish(files, id_number, self.config.library, self.signer)
+            except PublishError as exc:
+                raise AcceptError(exc.message, code=exc.code) from exc
+            receipt.update(capture_id=answer["capture_id"], pickup_code=answer["pickup_code"],
+                           library=self.config.library, new=answer.get("new"))
+        else:
+            receipt.update(self._write(conversion, made, files))
+        done = time.perf_counter()
+        receipt["timing_ms"] = {"convert_and_sign": round((converted - started) * 1000),
+                                "handover": round((done - converted) * 1000),
+                                "total": round((done - started) * 1000)}
+        log.info("capture %s accepted: %d credential photos, converted and signed in %d ms, handed over to %s "
+                 "in %d ms, %d ms in all", receipt["capture_id"], len(made), receipt["timing_ms"]["convert_and_sign"],
+                 "the library" if self.config.library else "the folder", receipt["timing_ms"]["handover"],
+                 receipt["timing_ms"]["total"])
+        return receipt
+
+    def _write(self, conversion, made, files) -> dict:
+        from ..contact_sheet import report_row
+        from ..library.service import capture_id_of
+        if conversion.signed:
+            compact = next(iter(conversion.signed.values())).jws.split("~", 1)[0]
+            capture_id = capture_id_of(compact)  # the id the library would give it
+        else:
+            import uuid
+            capture_id = str(uuid.uuid4())
+        folder = self.config.out / capture_id
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                tmp = folder / f".{name}.tmp"
+                tmp.write_bytes(data)
+                os.replace(tmp, folder / name)
+            rows = [report_row(o, f"{o.credential}.{o.rendition.extension}" if o.ok else None,
+                               conversion.signed.get(o.credential)) for o in conversion.outcomes]
+            (folder / "report.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write to {folder}: {exc}", code="output.unwritable") from exc
+        return {"capture_id": capture_id, "folder": str(Path(folder).resolve())}

@@ -1,0 +1,273 @@
+"""The capture station (`photocore station`): live guidance over its WebSocket, accept, receipt.
+
+Real parts only: the station's app with a real key store (``library_service.sample_station``),
+JPEG frames made from a real portrait (tests/data/faces/london_neutral_005.jpg on a 1280x720
+frame: off-centre first, then centred and still), and for the browser test `photocore station`
+as a child process, the shared photo library as another (`photocore serve`, trusting the
+station's root), Debian's Chromium driven by Playwright with Chromium's fake camera playing a
+Y4M clip made here, and the receipt's QR code read back with zxing-cpp from a screenshot.
+
+Screenshots go to each test's tmp folder and, for people to look at, to /tmp/photocore-shots/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from conftest import DATA, load_rgb
+from library_service import PASSPHRASE, PHOTOCORE, child_env, cli, sample_station, start_library
+from servers import free_port, stop_process, wait_for_child
+from test_live import noisy, place
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path("/tmp/photocore-shots")
+NEUTRAL = DATA / "london_neutral_005.jpg"
+CHECKLIST = ("head.covering", "face.occlusion", "jewellery.absent", "ears.visible")
+SOME = ("police.resident-id-card", "police.passport", "hrss.social-security-card")
+
+
+def id_number(body17: str = "33090219850312002") -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body17 + "10X98765432"[sum(int(d) * w for d, w in zip(body17, weights)) % 11]
+
+
+def portrait_frames(off_centre: int = 10, still: int = 45, seed: int = 13) -> list[np.ndarray]:
+    """RGB 1280x720 frames: the person off-centre (on the image's left), then centred and still."""
+    rng = np.random.default_rng(seed)
+    face = load_rgb(NEUTRAL)
+    frames = [noisy(place(face, dx=-400 + 8 * i), rng) for i in range(off_centre)]
+    frames += [noisy(place(face), rng) for _ in range(still)]
+    return frames
+
+
+def jpeg(rgb: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
+
+@pytest.fixture(scope="module")
+def station_keys(tmp_path_factory):
+    return sample_station(tmp_path_factory)
+
+
+@pytest.fixture
+def client(tmp_path, station_keys, monkeypatch):
+    from photocore.station import StationConfig, create_app
+    monkeypatch.setenv("PHOTOCORE_KEY_PASSPHRASE", PASSPHRASE)
+    config = StationConfig(keys=station_keys.keys, station="zs-001", operator="op-7", out=tmp_path / "out")
+    with TestClient(create_app(config)) as c:
+        yield c
+
+
+def live_until_captured(ws, frames) -> tuple[list[dict], dict | None]:
+    answers = []
+    for frame in frames:
+        ws.send_bytes(jpeg(frame))
+        answer = json.loads(ws.receive_text())
+        answers.append(answer)
+        if answer.get("captured"):
+            return answers, answer["captured"]
+        time.sleep(0.02)  # about a camera's pace: stillness is measured in seconds
+    return answers, None
+
+
+# -- without a browser: the WebSocket, accept and the receipt ---------------------------------
+
+def test_the_page_is_served_offline_under_a_strict_csp(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "<style" not in page.text and "<script>" not in page.text and " style=" not in page.text
+    assert not re.search(r"""(src|href)=["']https?://""", page.text), "nothing from outside the station"
+    for asset in ("/static/station.js", "/static/station.css"):
+        assert client.get(asset).status_code == 200
+    assert client.get("/health").json()["signing"] is True
+
+
+def test_websocket_guides_then_captures_and_accept_writes_signed_files(client, tmp_path, station_keys):
+    with client.websocket_connect("/ws/live") as ws:
+        answers, captured = live_until_captured(ws, portrait_frames())
+        first = answers[0]["instructions"][0]
+        assert first["code"] == "live.centre_face" and first["direction"] == "left"
+        assert first["message_zh"] and first["message_en"]
+        assert answers[0]["size"] == [1280, 720] and answers[0]["overlay"]["target"]
+        assert captured is not None, [a["instructions"][0]["code"] for a in answers]
+        assert captured["compliant"] and captured["image"].startswith("data:image/jpeg;base64,")
+        assert [c["code"] for c in captured["checklist"]] == list(CHECKLIST)
+        assert not captured["fails"]
+        token = captured["token"]
+
+        # refusals leave the photo waiting: a bad ID number, an unticked checklist, another origin
+        bad = client.post("/accept", json={"token": token, "id_number": "330902198503120020", "checked": CHECKLIST})
+        assert bad.status_code == 400 and bad.json()["code"] == "station.bad_id_number"
+        partial = client.post("/accept", json={"token": token, "id_number": id_number(), "checked": CHECKLIST[:3]})
+        assert partial.status_code == 400 and partial.json()["code"] == "station.checklist"
+        forged = client.post("/accept", headers={"Origin": "http://evil.example"},
+                             json={"token": token, "id_number": id_number(), "checked": CHECKLIST})
+        assert forged.status_code == 403
+        assert not (tmp_path / "out").exists(), "nothing is stored before accept"
+
+        done = client.post("/accept", json={"token": token, "id_number": id_number(), "checked": list(CHECKLIST)})
+        assert done.status_code == 200, done.text
+        receipt = done.json()
+        again = client.post("/accept", json={"token": token, "id_number": id_number(), "checked": list(CHECKLIST)})
+        assert again.status_code == 409 and again.json()["code"] == "station.expired", "a token works once"
+
+        # retake arms the session again on the same connection
+        ws.send_text(json.dumps({"type": "retake"}))
+        assert json.loads(ws.receive_text())["type"] == "retake"
+
+    folder = Path(receipt["folder"])
+    assert folder == (tmp_path / "out" / receipt["capture_id"]).resolve()
+    photos = [p for p in folder.iterdir() if p.suffix == ".jpg"]
+    assert len(photos) == len(receipt["credentials"]) > 100
+    assert all(p.with_name(p.name + ".jws").is_file() for p in photos)
+    assert receipt["station"] == "zs-001" and receipt["signed"]
+    print(f"\naccept -> {len(photos)} photos signed and written: {receipt['timing_ms']}")
+
+    # a written photo verifies against the station's root, as an agency would check it
+    checked = cli("verify", photos[0], "--trust", station_keys.root)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    page = client.get(receipt["receipt_url"])
+    assert page.status_code == 200 and receipt["capture_id"] in page.text and str(folder) in page.text
+
+
+def test_bad_frames_are_an_instruction_not_a_crash(client):
+    with client.websocket_connect("/ws/live") as ws:
+        ws.send_bytes(b"not a jpeg")
+        answer = json.loads(ws.receive_text())
+        assert answer["instructions"][0]["code"] == "station.bad_frame"
+        ws.send_bytes(jpeg(np.zeros((720, 1280, 3), np.uint8)))
+        assert json.loads(ws.receive_text())["instructions"][0]["code"] == "live.camera_dark"
+
+
+# -- a real browser with a fake camera, a real station and a real library ----------------------
+
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at "
+                                                                   "/usr/bin/chromium (.ci/run installs it with apt)")
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> Path:
+    """A clip Chromium's fake camera plays (and loops): YUV 4:2:0, as OpenCV's I420 gives it."""
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb in frames:
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
+
+
+def shot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
+    path = tmp_path / f"station-{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
+    return path
+
+
+@pytest.fixture
+def running_station(tmp_path, station_keys):
+    library = start_library(tmp_path, trust=station_keys.root)
+    port = free_port()
+    log = tmp_path / "station.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen([*PHOTOCORE, "station", "--port", str(port), "--keys", str(station_keys.keys),
+                                    "--library", library.url, "--station", "zs-001", "--operator", "op-7",
+                                    "--out", str(tmp_path / "unused")], stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=child_env())
+
+    def healthy():
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+    try:
+        wait_for_child(process, healthy, "photocore station", log)
+        yield f"http://127.0.0.1:{port}", library, log
+    finally:
+        stop_process(process)
+        library.stop()
+
+
+@needs_chromium
+def test_counter_in_a_browser_with_a_fake_camera(tmp_path, running_station):
+    import zxingcpp
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    url, library, log = running_station
+    clip = write_y4m(tmp_path / "clip.y4m", portrait_frames(off_centre=30, still=60, seed=7))
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}"]
+    person = id_number("44030519900101123")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(url + "/")
+            codes, shot_live = [], None
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline:
+                code = page.get_attribute("#guide", "data-code")
+                if code and (not codes or codes[-1] != code):
+                    codes.append(code)
+                if code == "live.centre_face" and shot_live is None:
+                    shot_live = shot(page, tmp_path, "live", full_page=False)
+                if page.is_visible("#review"):
+                    break
+                page.wait_for_timeout(40)
+            assert page.is_visible("#review"), f"no capture; instructions seen: {codes}"
+            assert codes[0] == "live.centre_face", codes  # the person arrives off-centre
+            assert "live.captured" in codes or codes[-1] in ("live.hold_still_capturing", "live.keep_still"), codes
+            assert page.get_attribute("#captured-photo", "src").startswith("data:image/jpeg")
+            assert page.is_hidden("#camera-message")
+            shot(page, tmp_path, "review")
+
+            # accept refuses until every item is ticked
+            page.fill("#id-number", person)
+            page.click("#accept")
+            assert page.is_visible("#accept-error")
+            for box in page.query_selector_all("#accept-form input[name=checked]"):
+                box.check()
+            page.click("#accept")
+            page.wait_for_url(re.compile(r".*/receipt/.+"), timeout=60_000)
+            code_text = page.inner_text("#pickup-code").strip()
+            receipt = shot(page, tmp_path, "receipt")
+            timing = page.inner_text("#timing")
+            found = zxingcpp.read_barcodes(Image.open(receipt))
+            assert len(found) == 1 and found[0].format == zxingcpp.BarcodeFormat.QRCode
+            assert found[0].text == code_text and re.fullmatch(r"[0-9A-Z]{5}-[0-9A-Z]{5}", code_text)
+            assert page.locator("#credentials li").count() > 100
+            page.emulate_media(media="print")
+            shot(page, tmp_path, "receipt-print")
+            assert page.is_hidden("#timing") and page.is_hidden("#print")
+            assert not errors, errors
+        finally:
+            browser.close()
+    print(f"\ninstructions seen: {codes}\n{timing}")
+
+    # the library has the capture: the citizen logs in with the receipt's code and the ID's last six
+    with httpx.Client(base_url=library.url, headers={"Origin": library.url}, follow_redirects=True) as citizen:
+        form = citizen.get("/me/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        me = citizen.post("/me/login", data={"code": code_text, "last6": person[-6:], "csrf": csrf, "next": "/me"})
+        assert me.status_code == 200 and str(me.url).endswith("/me"), me.text[:500]
+        assert "zs-001" in me.text
+    assert "accepted" in log.read_text()
