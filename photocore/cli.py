@@ -546,7 +546,9 @@ def cmd_station(args) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(StationConfig.from_args(args))
-    where = f"the library at {args.library}" if args.library else f"{Path(args.out).resolve()}/"
+    where = (f"the library at {args.library}" if args.library else
+             f"{Path(args.out).resolve()}/ and the outbox for {args.systems}" if args.systems else
+             f"{Path(args.out).resolve()}/")
     print(f"photocore station on http://{args.host}:{args.port} (accepted captures go to {where})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets")
     return EXIT_OK
@@ -749,6 +751,12 @@ def build_parser() -> argparse.ArgumentParser:
     station_p.add_argument("--operator", metavar="ID", help="the clerk's id (default $PHOTOCORE_OPERATOR)")
     station_p.add_argument("--out", metavar="DIR", default="station-out",
                            help="where accepted captures are written when no library is configured")
+    station_p.add_argument("--systems", metavar="FILE", help="agency systems file: without --library, accepted "
+                                                             "photos are queued in the outbox (photocore deliver)")
+    station_p.add_argument("--booth", action="store_true", help="self-service: the citizen takes up to --shots "
+                                                                "photos and picks one")
+    station_p.add_argument("--shots", type=int, default=3, help="shots a citizen may take in --booth mode")
+    outbox_options(station_p)
     station_p.set_defaults(run=cmd_station)
 
     lib_p = sub.add_parser("library", help="operators: the shared photo library's upkeep")

@@ -145,13 +145,196 @@ def test_websocket_guides_then_captures_and_accept_writes_signed_files(client, t
     assert page.status_code == 200 and receipt["capture_id"] in page.text and str(folder) in page.text
 
 
-def test_bad_frames_are_an_instruction_not_a_crash(client):
+def test_bad_input_over_the_socket_is_a_message_never_a_closed_socket(client, monkeypatch):
+    import photocore.live.session as live_session
+    monkeypatch.setattr(live_session, "NO_FACE_LONG", 0.3)  # seconds, instead of 5: the same path, sooner
+    rng = np.random.default_rng(5)
     with client.websocket_connect("/ws/live") as ws:
-        ws.send_bytes(b"not a jpeg")
-        answer = json.loads(ws.receive_text())
-        assert answer["instructions"][0]["code"] == "station.bad_frame"
+        # binary messages that are not a camera's JPEG: a typed error each, and the socket stays open
+        for data, code in ((b"not a jpeg", "station.bad_frame"), (b"\xff\xd8" + b"\x00" * 5000, "station.bad_frame"),
+                           (cv2.imencode(".png", np.zeros((720, 1280, 3), np.uint8))[1].tobytes(), "station.bad_frame"),
+                           (b"\xff\xd8" + bytes(5 * 1024 * 1024), "station.frame_too_large")):
+            ws.send_bytes(data)
+            answer = json.loads(ws.receive_text())
+            assert answer["type"] == "error" and answer["code"] == code, answer
+            assert answer["message_zh"] and answer["message_en"] and answer["instructions"][0]["code"] == code
+        for text in ("not json", json.dumps({"type": "launch"}), json.dumps([1, 2]),
+                     json.dumps({"type": "pick", "token": "x"})):  # pick: booth mode only
+            ws.send_text(text)
+            answer = json.loads(ws.receive_text())
+            assert answer["type"] == "error" and answer["code"] == "station.bad_message", (text, answer)
+        # a black camera
         ws.send_bytes(jpeg(np.zeros((720, 1280, 3), np.uint8)))
         assert json.loads(ws.receive_text())["instructions"][0]["code"] == "live.camera_dark"
+        # two people in the picture
+        two = load_rgb(DATA / "misc_two_people.jpg")
+        codes = []
+        for _ in range(6):
+            ws.send_bytes(jpeg(noisy(place(two, 1.0), rng)))
+            codes.append(json.loads(ws.receive_text())["instructions"][0]["code"])
+        assert codes[-1] == "live.several_faces", codes
+        # nobody for a long time
+        wall = np.full((720, 1280, 3), 200, np.uint8)
+        ws.send_bytes(jpeg(noisy(wall, rng)))
+        assert [i["code"] for i in json.loads(ws.receive_text())["instructions"]][0] == "live.no_face"
+        time.sleep(0.4)
+        ws.send_bytes(jpeg(noisy(wall, rng)))
+        assert [i["code"] for i in json.loads(ws.receive_text())["instructions"]] == ["live.no_face", "live.no_face_long"]
+
+
+def test_a_dropped_socket_then_a_new_one_gets_a_fresh_session_that_captures(client):
+    frames = portrait_frames()
+    with client.websocket_connect("/ws/live") as ws:
+        answers, captured = live_until_captured(ws, frames[:12])  # dropped halfway through
+        assert captured is None and answers[-1]["type"] == "live"
+    with client.websocket_connect("/ws/live") as ws:  # the page reconnects: a new LiveSession
+        answers, captured = live_until_captured(ws, frames)
+        assert answers[0]["instructions"][0]["code"] == "live.centre_face", "a fresh session starts from nothing"
+        assert captured is not None and captured["compliant"]
+        done = client.post("/accept", json={"token": captured["token"], "id_number": id_number(),
+                                            "checked": list(CHECKLIST)})
+        assert done.status_code == 200, done.text
+    # the photo of a connection that drops is forgotten with it
+    with client.websocket_connect("/ws/live") as ws:
+        _, captured = live_until_captured(ws, frames)
+        assert captured is not None
+    late = client.post("/accept", json={"token": captured["token"], "id_number": id_number(), "checked": list(CHECKLIST)})
+    assert late.status_code == 409 and late.json()["code"] == "station.expired"
+
+
+SYSTEMS_TOML = """
+[[system]]
+id = "police-exit-entry"
+name_zh = "出入境证件制证系统"
+name_en = "Exit-entry document system"
+credentials = ["police.passport", "police.hk-macao-permit"]
+transport = "folder"
+[system.folder]
+directory = "{exit}"
+
+[[system]]
+id = "hrss-card"
+name_zh = "社会保障卡制卡系统"
+name_en = "Social security card production"
+credentials = ["hrss.social-security-card"]
+transport = "folder"
+[system.folder]
+directory = "{hrss}"
+
+[[system]]
+id = "nobody"
+credentials = ["no.such-credential"]
+transport = "folder"
+[system.folder]
+directory = "{unused}"
+"""
+
+
+def test_accept_without_a_library_queues_for_the_agency_systems_and_deliver_delivers(tmp_path, station_keys,
+                                                                                      monkeypatch):
+    from photocore.deliver.outbox import new_key
+    from photocore.station import StationConfig, create_app
+    key = new_key()
+    monkeypatch.setenv("PHOTOCORE_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PHOTOCORE_OUTBOX_KEY", key)
+    systems = tmp_path / "systems.toml"
+    systems.write_text(SYSTEMS_TOML.format(exit=tmp_path / "exit", hrss=tmp_path / "hrss", unused=tmp_path / "unused"),
+                       encoding="utf-8")
+    config = StationConfig(keys=station_keys.keys, station="zs-001", operator="op-7", out=tmp_path / "out",
+                           systems=systems, data_dir=str(tmp_path / "home"))
+    with TestClient(create_app(config)) as client:
+        with client.websocket_connect("/ws/live") as ws:
+            _, captured = live_until_captured(ws, portrait_frames())
+            assert captured is not None
+            assert not (tmp_path / "out").exists(), "nothing is stored before accept"
+            done = client.post("/accept", json={"token": captured["token"], "id_number": id_number(),
+                                                "checked": list(CHECKLIST)})
+        assert done.status_code == 200, done.text
+        receipt = done.json()
+        page = client.get(receipt["receipt_url"]).text
+    queued = {q["system"]: q for q in receipt["outbox"]}
+    assert set(queued) == {"police-exit-entry", "hrss-card"}, receipt["outbox"]  # "nobody" takes none of them
+    assert queued["police-exit-entry"]["queued"] == 2 and queued["hrss-card"]["queued"] == 1
+    assert "出入境证件制证系统" in page and "Social security card production" in page
+    assert not (tmp_path / "exit").exists(), "queued, not yet delivered"
+
+    # `photocore deliver --once` on the same outbox (key from the environment, as for push)
+    out = cli("deliver", "--once", "--data-dir", tmp_path / "home", env={"PHOTOCORE_OUTBOX_KEY": key})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "delivered 3," in out.stdout, out.stdout
+    exit_photos = sorted(p for p in (tmp_path / "exit").iterdir() if p.suffix == ".jpg")
+    assert len(exit_photos) == 2 and any("police.passport" in p.name for p in exit_photos)
+    assert len([p for p in (tmp_path / "hrss").iterdir() if p.suffix == ".jpg"]) == 1
+    checked = cli("verify", exit_photos[0], "--trust", station_keys.root)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    status = cli("outbox", "status", "--data-dir", tmp_path / "home", env={"PHOTOCORE_OUTBOX_KEY": key})
+    assert status.returncode == 0 and "delivered" in status.stdout, status.stdout
+
+
+def test_systems_need_the_outbox_key_at_start_and_exclude_a_library(tmp_path, station_keys, monkeypatch):
+    from photocore.errors import ConfigError
+    from photocore.station import StationConfig, create_app
+    monkeypatch.setenv("PHOTOCORE_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("PHOTOCORE_OUTBOX_KEY", raising=False)
+    systems = tmp_path / "systems.toml"
+    systems.write_text(SYSTEMS_TOML.format(exit=tmp_path / "e", hrss=tmp_path / "h", unused=tmp_path / "u"))
+    with pytest.raises(ConfigError) as missing:
+        create_app(StationConfig(keys=station_keys.keys, systems=systems, data_dir=str(tmp_path / "home")))
+    assert missing.value.code == "config.outbox_key"
+    with pytest.raises(ConfigError):
+        StationConfig(keys=station_keys.keys, systems=systems, library="http://127.0.0.1:8400")
+
+
+def test_booth_two_shots_the_citizen_picks_the_second_and_accepts(tmp_path, station_keys, monkeypatch):
+    from photocore.station import StationConfig, create_app
+    monkeypatch.setenv("PHOTOCORE_KEY_PASSPHRASE", PASSPHRASE)
+    config = StationConfig(keys=station_keys.keys, station="booth-3", out=tmp_path / "out", booth=True, shots=2)
+    with TestClient(create_app(config)) as client:
+        page = client.get("/").text
+        assert 'data-booth="true"' in page and 'id="strip"' in page
+        assert "您的双耳是否露出？" in page and "Are both your ears visible?" in page, "the checklist, as questions"
+        with client.websocket_connect("/ws/live") as ws:
+            shots = []
+            for seed in (1, 2):
+                frames = portrait_frames(off_centre=0 if shots else 10, seed=seed)
+                shot = None
+                for frame in frames:
+                    ws.send_bytes(jpeg(frame))
+                    answer = json.loads(ws.receive_text())
+                    assert "captured" not in answer, "booth: a shot goes to the strip, not to review"
+                    if answer.get("shot"):
+                        shot = answer["shot"]
+                        break
+                    time.sleep(0.02)
+                assert shot is not None, f"no shot {seed}"
+                assert shot["number"] == len(shots) + 1 and shot["of"] == 2
+                assert shot["thumbnail"].startswith("data:image/jpeg;base64,")
+                shots.append(shot)
+                ws.send_text(json.dumps({"type": "retake"}))  # take another: live guidance goes on
+                answer = json.loads(ws.receive_text())
+                if len(shots) < 2:
+                    assert answer == {"type": "retake", "left": 1}
+                else:
+                    assert answer["type"] == "error" and answer["code"] == "station.no_shots_left"
+            assert not (tmp_path / "out").exists()
+            ws.send_text(json.dumps({"type": "pick", "token": "made-up"}))
+            assert json.loads(ws.receive_text())["code"] == "station.unknown_shot"
+            ws.send_text(json.dumps({"type": "pick", "token": shots[1]["token"]}))
+            picked = json.loads(ws.receive_text())
+            assert picked["type"] == "picked" and picked["captured"]["token"] == shots[1]["token"]
+            assert [c["question_en"] for c in picked["captured"]["checklist"]][3] == "Are both your ears visible?"
+            first = client.post("/accept", json={"token": shots[0]["token"], "id_number": id_number(),
+                                                 "checked": list(CHECKLIST)})
+            assert first.status_code == 409, "the shots not picked are forgotten"
+            partial = client.post("/accept", json={"token": shots[1]["token"], "id_number": id_number(),
+                                                   "checked": list(CHECKLIST[:2])})
+            assert partial.status_code == 400 and partial.json()["code"] == "station.checklist"
+            done = client.post("/accept", json={"token": shots[1]["token"], "id_number": id_number(),
+                                                "checked": list(CHECKLIST)})
+            assert done.status_code == 200, done.text
+    receipt = done.json()
+    assert receipt["station"] == "booth-3" and len(receipt["credentials"]) > 100
+    assert Path(receipt["folder"]).is_dir()
 
 
 # -- a real browser with a fake camera, a real station and a real library ----------------------
@@ -271,3 +454,92 @@ def test_counter_in_a_browser_with_a_fake_camera(tmp_path, running_station):
         assert me.status_code == 200 and str(me.url).endswith("/me"), me.text[:500]
         assert "zs-001" in me.text
     assert "accepted" in log.read_text()
+
+
+def start_station(tmp_path, station_keys, *options):
+    """`photocore station` without a library (accepted photos to a folder), as a child process."""
+    port = free_port()
+    log = tmp_path / "station.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen([*PHOTOCORE, "station", "--port", str(port), "--keys", str(station_keys.keys),
+                                    "--out", str(tmp_path / "out"), *options], stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=child_env())
+
+    def healthy():
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+    wait_for_child(process, healthy, "photocore station", log)
+    return process, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def folder_station(tmp_path, station_keys):
+    process, url = start_station(tmp_path, station_keys)
+    try:
+        yield url
+    finally:
+        stop_process(process)
+
+
+@needs_chromium
+def test_booth_in_a_browser_two_shots_pick_the_second(tmp_path, station_keys):
+    from playwright.sync_api import sync_playwright
+    process, url = start_station(tmp_path, station_keys, "--booth", "--shots", "2")
+    clip = write_y4m(tmp_path / "clip.y4m", portrait_frames(off_centre=10, still=60, seed=9))
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}"]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+            try:
+                page = browser.new_page(viewport={"width": 1600, "height": 900})
+                errors = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(url + "/")
+                page.wait_for_selector("#strip li", timeout=45_000)
+                assert page.is_hidden("#review"), "booth: a shot goes to the strip"
+                page.click("#another")
+                page.wait_for_selector("#strip li:nth-child(2)", timeout=45_000)
+                assert page.is_hidden("#another"), "no shots left"
+                shot(page, tmp_path, "booth-strip")
+                page.click("#strip li:nth-child(2) button")
+                page.wait_for_selector("#review", state="visible", timeout=15_000)
+                assert "您的双耳是否露出？" in page.inner_text("#accept-form")
+                for box in page.query_selector_all("#accept-form input[name=checked]"):
+                    box.check()
+                page.fill("#id-number", id_number())
+                shot(page, tmp_path, "booth-review")
+                page.click("#accept")
+                page.wait_for_url(re.compile(r".*/receipt/.+"), timeout=60_000)
+                assert page.locator("#credentials li").count() > 100
+                assert not errors, errors
+            finally:
+                browser.close()
+    finally:
+        stop_process(process)
+    assert len(list((tmp_path / "out").iterdir())) == 1, "one capture, the one picked"
+
+
+@needs_chromium
+def test_without_camera_or_permission_the_page_says_so_in_chinese_and_english(tmp_path, folder_station):
+    from playwright.sync_api import sync_playwright
+    seen = {}
+    with sync_playwright() as p:
+        # a camera (the fake device) but the permission refused; then no camera at all
+        for name, flags in (("denied", ["--use-fake-device-for-media-stream", "--deny-permission-prompts"]),
+                            ("none", ["--deny-permission-prompts"])):
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *flags])
+            try:
+                page = browser.new_context(permissions=[]).new_page()
+                page.goto(folder_station + "/")
+                page.wait_for_selector("#camera-message", state="visible", timeout=15_000)
+                seen[name] = (page.inner_text("#camera-message-zh"), page.inner_text("#camera-message-en"))
+                shot(page, tmp_path, f"camera-{name}", full_page=False)
+            finally:
+                browser.close()
+    zh, en = seen["denied"]
+    assert "未获准使用摄像头" in zh and "permission was refused" in en and "NotAllowedError" in en, seen
+    zh, en = seen["none"]
+    assert "未找到摄像头" in zh and "No camera was found" in en, seen

@@ -81,7 +81,7 @@ def create_app(config: StationConfig) -> FastAPI:
             await websocket.close(code=1008)
             return
         await websocket.accept()
-        await live(websocket, worker, memory)
+        await live(websocket, worker, memory, booth=config.booth, shots=config.shots)
 
     @app.post("/accept")
     async def accept(request: Request):

@@ -25,9 +25,21 @@ RECEIPTS_KEPT = 50
 RECEIPT_SECONDS = 3600.0
 
 
+# at a self-service booth nobody else looks: the citizen answers the same items as questions
+QUESTIONS = {
+    "head.covering": ("您是否未戴帽子、头巾等遮盖头部的物品（宗教或医疗原因除外）？",
+                      "Is your head uncovered (no hat or scarf, unless for religious or medical reasons)?"),
+    "face.occlusion": ("您的脸部（眉毛、眼睛、脸颊）是否没有被头发或其他物品遮挡？",
+                       "Is your face (eyebrows, eyes, cheeks) free of hair or anything else covering it?"),
+    "jewellery.absent": ("您是否已摘下耳环、项链等首饰？", "Have you taken off earrings, necklaces and other jewellery?"),
+    "ears.visible": ("您的双耳是否露出？", "Are both your ears visible?"),
+}
+
+
 def checklist() -> list[dict]:
     texts = messages()
-    return [{"code": code, "title_zh": texts[code]["title_zh"], "title_en": texts[code]["title_en"]}
+    return [{"code": code, "title_zh": texts[code]["title_zh"], "title_en": texts[code]["title_en"],
+             "question_zh": QUESTIONS[code][0], "question_en": QUESTIONS[code][1]}
             for code in CHECKLIST]
 
 

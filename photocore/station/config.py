@@ -25,6 +25,12 @@ class StationConfig:
     device: str | None = None
     out: Path = field(default_factory=lambda: Path("station-out"))
     credentials: tuple[str, ...] | None = None  # None: every credential of the catalogue
+    systems: str | Path | None = None  # agency systems file: accepted photos are queued in the outbox
+    data_dir: str | None = None  # the outbox's folder (else $PHOTOCORE_HOME, ~/.photocore)
+    database: str | None = None  # a shared PostgreSQL outbox (else $PHOTOCORE_DATABASE_URL)
+    outbox_key_file: str | None = None  # else $PHOTOCORE_OUTBOX_KEY, as `photocore push`
+    booth: bool = False  # self-service: the citizen takes up to ``shots`` photos and picks one
+    shots: int = 3
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -33,10 +39,21 @@ class StationConfig:
                               "give --keys DIR (or PHOTOCORE_KEYS)", code="config.invalid")
         if self.library and not self.library.startswith(("http://", "https://")):
             raise ConfigError(f"--library must be an http(s) URL, not {self.library!r}", code="config.invalid")
+        if self.library and self.systems:
+            raise ConfigError("give --library (publish to the shared photo library) or --systems (queue for "
+                              "agency systems in the outbox), not both", code="config.invalid")
+        if self.systems and not self.keys:
+            raise ConfigError("--systems hands over signed photos only: give --keys DIR (or PHOTOCORE_KEYS)",
+                              code="config.invalid")
+        if not 1 <= int(self.shots) <= 9:
+            raise ConfigError("--shots takes 1 to 9", code="config.invalid")
 
     @classmethod
     def from_args(cls, args) -> "StationConfig":
         return cls(keys=args.keys or os.environ.get("PHOTOCORE_KEYS") or None, library=args.library,
                    station=args.station or os.environ.get("PHOTOCORE_STATION", "station-1"),
                    operator=args.operator or os.environ.get("PHOTOCORE_OPERATOR"),
-                   device=os.environ.get("PHOTOCORE_DEVICE"), out=Path(args.out))
+                   device=os.environ.get("PHOTOCORE_DEVICE"), out=Path(args.out),
+                   systems=getattr(args, "systems", None), data_dir=getattr(args, "data_dir", None),
+                   database=getattr(args, "database", None), outbox_key_file=getattr(args, "outbox_key_file", None),
+                   booth=bool(getattr(args, "booth", False)), shots=getattr(args, "shots", None) or 3)

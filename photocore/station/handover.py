@@ -4,7 +4,9 @@ Why here and not in the page: the station's key never leaves this process, and t
 "accept" is the only moment anything about the citizen is written. The capture goes to the
 shared photo library when one is configured (``publish``: the library verifies every signature
 and answers the pickup code printed on the receipt), else to ``<out>/<capture id>/`` exactly as
-``photocore convert --sign`` writes it. The time from accept to handed over is measured and
+``photocore convert --sign`` writes it; with an agency systems file, that folder is then pushed
+to the durable outbox (``photocore.deliver.push``, as ``photocore push`` does) for every system
+that takes one of its credentials, and ``photocore deliver`` delivers it. The time from accept to handed over is measured and
 logged (never the ID number).
 """
 
@@ -55,6 +57,17 @@ class Station:
         if config.keys:
             from ..sign import load_signer
             self.signer = load_signer(config.keys)
+        self.systems, self.outbox, self.system_names = {}, None, {}
+        if config.systems:
+            import tomllib
+
+            from ..deliver.outbox import open_outbox
+            from ..deliver.systems import load_systems
+            self.systems = load_systems(config.systems)  # a bad file or a missing key stops the start
+            self.outbox = open_outbox(config.data_dir, config.database, config.outbox_key_file)
+            with open(config.systems, "rb") as fh:
+                for entry in tomllib.load(fh).get("system", []):
+                    self.system_names[entry["id"]] = (entry.get("name_zh", entry["id"]), entry.get("name_en", entry["id"]))
         catalogue = load_catalogue()
         self.credentials = list(config.credentials or catalogue.credentials)
         self.names = {c: catalogue.get(c).name_zh for c in self.credentials}
@@ -102,15 +115,31 @@ class Station:
                            library=self.config.library, new=answer.get("new"))
         else:
             receipt.update(self._write(conversion, made, files))
+            if self.systems:
+                receipt["outbox"] = self._queue(Path(receipt["folder"]))
         done = time.perf_counter()
         receipt["timing_ms"] = {"convert_and_sign": round((converted - started) * 1000),
                                 "handover": round((done - converted) * 1000),
                                 "total": round((done - started) * 1000)}
         log.info("capture %s accepted: %d credential photos, converted and signed in %d ms, handed over to %s "
                  "in %d ms, %d ms in all", receipt["capture_id"], len(made), receipt["timing_ms"]["convert_and_sign"],
-                 "the library" if self.config.library else "the folder", receipt["timing_ms"]["handover"],
+                 "the library" if self.config.library else "the outbox" if self.systems else "the folder",
+                 receipt["timing_ms"]["handover"],
                  receipt["timing_ms"]["total"])
         return receipt
+
+    def _queue(self, folder: Path) -> list[dict]:
+        """The signed folder into the outbox, once per system (``photocore push``'s own logic: the
+        outbox row is the idempotency key, so an accept repeated by a retry queues nothing twice)."""
+        from ..deliver.push import push
+        queued = []
+        for system in self.systems.values():
+            counts = push(self.outbox, [folder], system)
+            if counts["queued"] or counts["already_queued"]:
+                name_zh, name_en = self.system_names.get(system.id, (system.id, system.id))
+                queued.append({"system": system.id, "name_zh": name_zh, "name_en": name_en,
+                               "queued": counts["queued"], "already_queued": counts["already_queued"]})
+        return queued
 
     def _write(self, conversion, made, files) -> dict:
         from ..contact_sheet import report_row

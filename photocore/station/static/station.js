@@ -8,6 +8,8 @@
   const MIN_INTERVAL = 80;  // ms between frames sent: at most ~12 per second
   let ws = null, stream = null, sending = false, paused = false, timer = null, lastSent = 0;
   let token = null, lastSaid = null;
+  const BOOTH = $("station").dataset.booth === "true", SHOTS = Number($("station").dataset.shots || 3);
+  let taken = 0;
 
   // -- camera ------------------------------------------------------------------------------
   const CAMERA_TEXT = {
@@ -76,6 +78,7 @@
     ws.onclose = () => {
       linkState("连接中断，正在重连…", "Connection lost, reconnecting…", false);
       sending = false;
+      if (BOOTH && $("review").hidden && taken) { clearStrip(); paused = false; }  // the shots left with it
       if (!paused) setTimeout(connect, 1000);  // a new connection starts a new session
     };
   }
@@ -102,13 +105,53 @@
 
   function handle(message) {
     if (message.type === "retake" || message.type === "reset") { paused = false; schedule(); return; }
+    if (message.type === "picked") { showReview(message.captured); return; }
+    if (message.type === "error") {  // a frame or command the station refused: say it, go on
+      showInstructions(message.instructions || []);
+      if (sending) { sending = false; setTimeout(schedule, 500); }
+      return;
+    }
     if (message.type !== "live") return;
     sending = false;
     showInstructions(message.instructions || []);
     drawOverlay(message.overlay, message.size, message.compliant);
     if (message.captured) { showReview(message.captured); return; }
+    if (message.shot) { addShot(message.shot); return; }
     schedule();
   }
+
+  // -- booth: up to SHOTS photos on a strip, the citizen picks one ---------------------------
+  function addShot(shot) {
+    paused = true;
+    taken = shot.number;
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "shot";
+    button.dataset.token = shot.token;
+    button.title = "使用这张 Use this one";
+    const img = document.createElement("img");
+    img.src = shot.thumbnail;
+    img.alt = "第 " + shot.number + " 张 Shot " + shot.number;
+    button.append(img, document.createTextNode(" " + shot.number + " · 选这张 Pick"));
+    button.addEventListener("click", () => ws.send(JSON.stringify({ type: "pick", token: shot.token })));
+    li.append(button);
+    $("strip").append(li);
+    $("shots-left").textContent = "(" + shot.number + "/" + shot.of + ")";
+    $("another").hidden = shot.left <= 0;
+    $("booth").hidden = false;
+  }
+
+  function clearStrip() {
+    taken = 0;
+    if ($("strip")) { $("strip").replaceChildren(); $("booth").hidden = true; }
+  }
+
+  if (BOOTH) $("another").addEventListener("click", () => {
+    if (taken >= SHOTS) return;
+    lastSaid = null;
+    ws.send(JSON.stringify({ type: "retake" }));
+  });
 
   // -- guidance ----------------------------------------------------------------------------
   function showInstructions(list) {
@@ -175,6 +218,7 @@
 
   function showReview(c) {
     paused = true;
+    if (BOOTH) $("booth").hidden = true;
     token = c.token;
     $("captured-photo").src = c.image;
     $("captured-annotated").src = c.annotated;
@@ -206,7 +250,8 @@
     $("review").hidden = true;
     $("guide").classList.remove("done");
     lastSaid = null;
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "retake" }));
+    if (BOOTH) clearStrip();  // at the booth, retake from the review starts the shots over
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: BOOTH ? "reset" : "retake" }));
     else { paused = false; connect(); }
   });
 
