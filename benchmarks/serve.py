@@ -222,12 +222,15 @@ def run_backend(name: str, work: Path, data: Path, env: dict, folders: list[Path
         attempts = [(label, client, request_id) for label, (client, ids) in tries.items() for request_id in ids]
         random.shuffle(attempts)
         answers, times = set(), {label: [] for label in tries}
+        tokens = {police: police.token(), hrss: hrss.token()}
+        one = httpx.Client(limits=httpx.Limits(max_connections=1))  # one connection: one service process
         for label, client, request_id in attempts:
             started = time.perf_counter()
-            response = client.http.get(f"{service.url}/v1/requests/{request_id}/photo",
-                                       headers={"Authorization": f"Bearer {client.token()}"})
+            response = one.get(f"{service.url}/v1/requests/{request_id}/photo",
+                               headers={"Authorization": f"Bearer {tokens[client]}"})
             times[label].append((time.perf_counter() - started) * 1000)
             answers.add((response.status_code, response.content, response.headers.get("content-type")))
+        one.close()
         timing = {label: (statistics.median(t), percentile(t, 0.9), len(t)) for label, t in times.items()}
         guesses = guess_pickup_codes(service.url, people[0], 1000)
         police.close()
