@@ -1,9 +1,10 @@
 """Live guidance and automatic capture (photocore.live), fed clips made from real portraits.
 
-The clips are built here from tests/data/faces (and the eyes-closed portrait of
-../shared/faces when it is beside the checkout): a person who arrives off-centre, sits too
-far, tilts the head, closes the eyes, then sits still facing the camera, at 30 frames a
-second in 1280x720 with a little sensor noise (a real camera never repeats a frame exactly).
+The clips are built here from tests/data/faces (and the head-turned and eyes-closed portraits
+of ../shared/faces when they are beside the checkout): a person who arrives off-centre, sits
+too far, tilts the head, turns it, closes the eyes, then sits still facing the camera, at 30
+frames a second in 1280x720 with a little sensor noise (a real camera never repeats a frame
+exactly).
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ from conftest import DATA, TWO_FACES, load_rgb
 
 W, H = 1280, 720
 NEUTRAL = DATA / "london_neutral_005.jpg"
-EYES_CLOSED = Path(__file__).resolve().parents[2] / "shared" / "faces" / "misc" / "angry.jpg"  # CC0, eyes shut
+SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
+EYES_CLOSED = SHARED_FACES / "misc" / "angry.jpg"  # CC0, eyes shut
+# public domain or CC0 (singnet/face-services); head turned (tagged yaw): the session says look_straight
+TURNED = SHARED_FACES / "misc" / "woman_portrait.jpg"
+TURNED_SCALE = 0.7  # her portrait is a tight crop: smaller, so "move back" does not come first
 
 
 def place(image: np.ndarray, scale: float = 0.95, dx: float = 0, dy: float = 0, angle: float = 0.0) -> np.ndarray:
@@ -42,12 +47,15 @@ def noisy(frame: np.ndarray, rng) -> np.ndarray:
 
 
 def story() -> list[tuple[str, np.ndarray]]:
-    """(phase, frame): off-centre and moving in, too far, head tilted, eyes closed, still."""
+    """(phase, frame): off-centre and moving in, too far, head tilted, head turned, eyes closed, still."""
     rng = np.random.default_rng(13)
     face = load_rgb(NEUTRAL)
     frames = [("off_centre", noisy(place(face, dx=-400 + 10 * i), rng)) for i in range(15)]
     frames += [("far", noisy(place(face, 0.5, dx=-40 + 2 * i), rng)) for i in range(12)]
     frames += [("tilted", noisy(place(face, angle=14 - 0.2 * i), rng)) for i in range(12)]
+    if TURNED.exists():
+        turned = load_rgb(TURNED)
+        frames += [("turned", noisy(place(turned, TURNED_SCALE), rng)) for i in range(12)]
     if EYES_CLOSED.exists():
         closed = load_rgb(EYES_CLOSED)
         frames += [("eyes_closed", noisy(place(closed), rng)) for i in range(12)]
@@ -85,6 +93,9 @@ def test_instructions_come_in_order_and_capture_waits_for_a_still_compliant_face
     far = [t for t, p in zip(top, phases) if p == "far"]
     assert far[-1] == "live.move_closer"
     assert first(results, clip, "live.head_level", "tilted") is not None
+    if "turned" in phases:
+        turned = [t for t, p in zip(top, phases) if p == "turned"][3:]
+        assert turned and all(t == "live.look_straight" for t in turned), turned
     if "eyes_closed" in phases:
         closed = [r for r, p in zip(results, phases) if p == "eyes_closed"][3:]
         assert all(any(i.code == "live.open_eyes" for i in r.instructions) for r in closed)
@@ -95,8 +106,12 @@ def test_instructions_come_in_order_and_capture_waits_for_a_still_compliant_face
     assert phases[fired.index] == "still" and phases[fired.captured.index] == "still"
     assert fired.t - results[still_start].t >= session.hold  # only after holding still
     assert not any(r.compliant for r in results[:still_start])
-    order = [first(results, clip, c) for c in ("live.centre_face", "live.move_closer", "live.head_level",
-                                                "live.hold_still_capturing")]
+    codes = ["live.centre_face", "live.move_closer", "live.head_level", "live.hold_still_capturing"]
+    if "turned" in phases:
+        codes.insert(-1, "live.look_straight")
+    if "eyes_closed" in phases:
+        codes.insert(-1, "live.open_eyes")
+    order = [first(results, clip, c) for c in codes]
     assert order == sorted(order) and order[-1] < fired.index
     assert all(r.instruction.code == "live.captured" for r in results[fired.index:])
     # every instruction carries both languages

@@ -5,7 +5,9 @@ JPEG frames made from a real portrait (tests/data/faces/london_neutral_005.jpg o
 frame: off-centre first, then centred and still), and for the browser test `photocore station`
 as a child process, the shared photo library as another (`photocore serve`, trusting the
 station's root), Debian's Chromium driven by Playwright with Chromium's fake camera playing a
-Y4M clip made here, and the receipt's QR code read back with zxing-cpp from a screenshot.
+Y4M clip made here (the person arrives off-centre, turns the head and closes the eyes, with the
+head-turned and eyes-closed portraits of ../shared/faces spliced in when they are there, then
+sits still), and the receipt's QR code read back with zxing-cpp from a screenshot.
 
 Screenshots go to each test's tmp folder and, for people to look at, to /tmp/photocore-shots/.
 """
@@ -28,7 +30,7 @@ from starlette.testclient import TestClient
 from conftest import DATA, load_rgb
 from library_service import PASSPHRASE, PHOTOCORE, child_env, cli, sample_station, start_library
 from servers import free_port, stop_process, wait_for_child
-from test_live import noisy, place
+from test_live import EYES_CLOSED, TURNED, TURNED_SCALE, noisy, place
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -44,13 +46,29 @@ def id_number(body17: str = "33090219850312002") -> str:
     return body17 + "10X98765432"[sum(int(d) * w for d, w in zip(body17, weights)) % 11]
 
 
-def portrait_frames(off_centre: int = 10, still: int = 45, seed: int = 13) -> list[np.ndarray]:
-    """RGB 1280x720 frames: the person off-centre (on the image's left), then centred and still."""
+SPLICED = TURNED.exists() and EYES_CLOSED.exists()  # ../shared/faces beside the checkout
+
+
+def portrait_frames(off_centre: int = 10, still: int = 45, seed: int = 13, turned: int = 0,
+                    closed: int = 0) -> list[np.ndarray]:
+    """RGB 1280x720 frames: the person off-centre (on the image's left), then (when ``turned`` and
+    ``closed`` and ../shared/faces is there) the head turned, the eyes closed, then centred and still."""
     rng = np.random.default_rng(seed)
     face = load_rgb(NEUTRAL)
     frames = [noisy(place(face, dx=-400 + 8 * i), rng) for i in range(off_centre)]
+    if SPLICED:
+        head_turned, eyes_closed = load_rgb(TURNED), load_rgb(EYES_CLOSED)
+        frames += [noisy(place(head_turned, TURNED_SCALE), rng) for _ in range(turned)]
+        frames += [noisy(place(eyes_closed), rng) for _ in range(closed)]
     frames += [noisy(place(face), rng) for _ in range(still)]
     return frames
+
+
+def decode_data_uri(uri: str) -> np.ndarray:
+    """RGB pixels of a ``data:image/jpeg;base64,...`` URI."""
+    import base64
+    data = base64.b64decode(uri.split(",", 1)[1])
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -393,7 +411,8 @@ def test_counter_in_a_browser_with_a_fake_camera(tmp_path, running_station):
     from playwright.sync_api import sync_playwright
 
     url, library, log = running_station
-    clip = write_y4m(tmp_path / "clip.y4m", portrait_frames(off_centre=30, still=60, seed=7))
+    # at 15 frames a second: 2 s off-centre, 1.7 s head turned, 1.7 s eyes closed, 4 s still (then it loops)
+    clip = write_y4m(tmp_path / "clip.y4m", portrait_frames(off_centre=30, turned=25, closed=25, still=60, seed=7))
     args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
             f"--use-file-for-fake-video-capture={clip}"]
     person = id_number("44030519900101123")
@@ -405,22 +424,58 @@ def test_counter_in_a_browser_with_a_fake_camera(tmp_path, running_station):
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.goto(url + "/")
-            codes, shot_live = [], None
+            assert page.input_value("#resolution") == "720", "720p unless the operator asks for more"
+            page.check("#mirror")  # the preview mirrored for the person; the frames sent are not
+            transform = page.eval_on_selector("#preview", "v => getComputedStyle(v).transform")
+            assert transform.startswith("matrix(-1"), transform
+            codes, seen, directions, shots_taken = [], [], set(), set()  # top instruction; every code shown
             deadline = time.monotonic() + 45
             while time.monotonic() < deadline:
-                code = page.get_attribute("#guide", "data-code")
+                # one read, so the code, the list and the direction are of the same answer
+                code, shown, direction = page.eval_on_selector(
+                    "#guide", "g => [g.dataset.code || null, (g.dataset.codes || '').split(' '), g.dataset.direction]")
+                shown = [c for c in shown if c]
                 if code and (not codes or codes[-1] != code):
                     codes.append(code)
-                if code == "live.centre_face" and shot_live is None:
-                    shot_live = shot(page, tmp_path, "live", full_page=False)
+                seen += [c for c in shown if c not in seen]
+                if code == "live.centre_face":
+                    directions.add(direction)
+                for phase in ("live.centre_face", "live.look_straight", "live.open_eyes"):
+                    if phase in shown and phase not in shots_taken:
+                        shots_taken.add(phase)
+                        shot(page, tmp_path, "live" if phase == "live.centre_face" else phase.split(".")[1],
+                             full_page=False)
                 if page.is_visible("#review"):
                     break
                 page.wait_for_timeout(40)
             assert page.is_visible("#review"), f"no capture; instructions seen: {codes}"
             assert codes[0] == "live.centre_face", codes  # the person arrives off-centre
+            # on the image's left is the person's right: "move to your left", mirrored preview or not
+            assert directions == {"left"}, directions
             assert "live.captured" in codes or codes[-1] in ("live.hold_still_capturing", "live.keep_still"), codes
+            # the instructions come in the clip's order, and the capture only after all of them
+            expected = ["live.centre_face", "live.look_straight", "live.open_eyes"] if SPLICED else ["live.centre_face"]
+            assert all(c in seen for c in expected), (expected, seen)
+            order = [seen.index(c) for c in expected]
+            assert order == sorted(order), seen
+            capturing = [seen.index(c) for c in ("live.hold_still_capturing", "live.captured") if c in seen]
+            assert capturing and min(capturing) > order[-1], seen
+            last_fix = max(i for i, c in enumerate(codes) if c in expected)
+            assert "live.hold_still_capturing" in codes[last_fix:] or "live.captured" in codes[last_fix:], codes
             assert page.get_attribute("#captured-photo", "src").startswith("data:image/jpeg")
             assert page.is_hidden("#camera-message")
+            # the photo taken is the still, centred, frontal face, and it passed the full check
+            taken = decode_data_uri(page.get_attribute("#captured-photo", "src"))
+            assert taken.shape == (720, 1280, 3)
+            centred = place(load_rgb(NEUTRAL))
+            others = [place(load_rgb(NEUTRAL), dx=-400)]
+            if SPLICED:
+                others += [place(load_rgb(TURNED), TURNED_SCALE), place(load_rgb(EYES_CLOSED))]
+            difference = [float(np.abs(taken.astype(int) - f.astype(int)).mean()) for f in [centred, *others]]
+            print(f"\nmean difference of the photo taken to the still, off-centre, turned, eyes-closed frames: {difference}")
+            assert difference[0] < 8 and difference[0] < min(difference[1:]) / 2, difference
+            assert page.locator("#fails li").count() == 0
+            assert "Every automatic check passed" in page.inner_text("#verdict-summary")
             shot(page, tmp_path, "review")
 
             # accept refuses until every item is ticked
@@ -441,10 +496,27 @@ def test_counter_in_a_browser_with_a_fake_camera(tmp_path, running_station):
             page.emulate_media(media="print")
             shot(page, tmp_path, "receipt-print")
             assert page.is_hidden("#timing") and page.is_hidden("#print")
+            page.emulate_media(media="screen")
+
+            # the operator asks for 1080p: the camera is opened again with that ideal size (Chromium's
+            # fake camera playing a file keeps the file's 1280x720; a real one gives 1920x1080)
+            page.goto(url + "/")
+            page.wait_for_function("() => document.getElementById('station').dataset.cameraOpened === '1'")
+            assert page.inner_text("#camera-size") == "1280×720"
+            page.select_option("#resolution", "1080")
+            page.wait_for_function("() => document.getElementById('station').dataset.cameraOpened === '2'")
+            page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+            size = page.eval_on_selector("#preview", "v => [v.videoWidth, v.videoHeight]")
+            assert size in ([1280, 720], [1920, 1080]), size
+            assert page.inner_text("#camera-size") == f"{size[0]}×{size[1]}"
+            assert page.is_hidden("#camera-message")
+            page.wait_for_function("() => document.getElementById('guide').dataset.code", timeout=15_000)
+            page.reload()  # the choice is kept for this counter's browser
+            assert page.input_value("#resolution") == "1080" and page.is_checked("#mirror")
             assert not errors, errors
         finally:
             browser.close()
-    print(f"\ninstructions seen: {codes}\n{timing}")
+    print(f"\ninstructions seen (top): {codes}\nfirst appearances: {seen}\nafter 1080p was asked: {size}\n{timing}")
 
     # the library has the capture: the citizen logs in with the receipt's code and the ID's last six
     with httpx.Client(base_url=library.url, headers={"Origin": library.url}, follow_redirects=True) as citizen:

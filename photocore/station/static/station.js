@@ -11,6 +11,20 @@
   const BOOTH = $("station").dataset.booth === "true", SHOTS = Number($("station").dataset.shots || 3);
   let taken = 0;
 
+  // -- operator options, kept in this browser: resolution and a mirrored preview --------------
+  const RESOLUTIONS = { "720": [1280, 720], "1080": [1920, 1080] };
+  const remembered = (key) => { try { return localStorage.getItem("photocore.station." + key); } catch (e) { return null; } };
+  const remember = (key, value) => { try { localStorage.setItem("photocore.station." + key, value); } catch (e) { /* private mode */ } };
+  if (RESOLUTIONS[remembered("resolution")]) $("resolution").value = remembered("resolution");
+  $("mirror").checked = remembered("mirror") === "true";
+
+  // The mirror is a CSS transform of the video and the overlay only: the frames sent are drawn
+  // from the camera's own picture, so the station sees what the camera sees and its directions
+  // ("move to your left", from the person's side) stay right whichever way the preview shows.
+  function applyMirror() { $("viewport").classList.toggle("mirrored", $("mirror").checked); }
+  $("mirror").addEventListener("change", () => { remember("mirror", String($("mirror").checked)); applyMirror(); });
+  applyMirror();
+
   // -- camera ------------------------------------------------------------------------------
   const CAMERA_TEXT = {
     denied: ["未获准使用摄像头。请在浏览器地址栏允许本页面使用摄像头，然后刷新。",
@@ -42,27 +56,40 @@
     $("camera-choice").hidden = devices.length < 2;
   }
 
+  let cameraId = null, opening = 0, opened = 0;
+
   async function startCamera(deviceId) {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { cameraMessage("insecure"); return; }
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    const video_ = { width: { ideal: 1280 }, height: { ideal: 720 } };
+    const attempt = ++opening;
+    if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; }
+    const [width, height] = RESOLUTIONS[$("resolution").value] || RESOLUTIONS["720"];
+    const video_ = { width: { ideal: width }, height: { ideal: height } };  // ideal: a camera that cannot gives its nearest
     if (deviceId) video_.deviceId = { exact: deviceId };
+    let got;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: video_, audio: false });
+      got = await navigator.mediaDevices.getUserMedia({ video: video_, audio: false });
     } catch (err) {
+      if (attempt !== opening) return;  // a newer choice is being opened
       const kind = { NotAllowedError: "denied", SecurityError: "denied", NotFoundError: "none",
                      OverconstrainedError: "none", NotReadableError: "busy" }[err.name] || "other";
       cameraMessage(kind, err.name);
       return;
     }
+    if (attempt !== opening) { got.getTracks().forEach((t) => t.stop()); return; }
+    stream = got;
     $("camera-message").hidden = true;
     video.srcObject = stream;
     try { await video.play(); } catch (e) { /* autoplay of a muted stream is allowed */ }
     const settings = stream.getVideoTracks()[0].getSettings();
-    await listCameras(settings.deviceId);
+    cameraId = settings.deviceId || deviceId || null;
+    // what the camera really gives (it may not have the size asked for)
+    $("camera-size").textContent = settings.width && settings.height ? settings.width + "×" + settings.height : "";
+    $("station").dataset.cameraOpened = String(++opened);
+    await listCameras(cameraId);
     schedule();
   }
   $("camera-select").addEventListener("change", (e) => startCamera(e.target.value));
+  $("resolution").addEventListener("change", (e) => { remember("resolution", e.target.value); startCamera(cameraId); });
 
   // -- the WebSocket -----------------------------------------------------------------------
   function linkState(zh, en, ok) {
@@ -159,6 +186,8 @@
     $("instruction-zh").textContent = first ? first.message_zh : "";
     $("instruction-en").textContent = first ? first.message_en : "";
     $("guide").dataset.code = first ? first.code : "";
+    $("guide").dataset.codes = list.slice(0, 3).map((i) => i.code).join(" ");  // what is on screen
+    $("guide").dataset.direction = first && first.direction ? first.direction : "";
     $("more").replaceChildren(...list.slice(1, 3).map((i) => {
       const li = document.createElement("li");
       li.textContent = i.message_zh + " · " + i.message_en;
