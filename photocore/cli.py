@@ -550,7 +550,7 @@ def cmd_station(args) -> int:
              f"{Path(args.out).resolve()}/ and the outbox for {args.systems}" if args.systems else
              f"{Path(args.out).resolve()}/")
     print(f"photocore station on http://{args.host}:{args.port} (accepted captures go to {where})", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio")
     return EXIT_OK
 
 
