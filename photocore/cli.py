@@ -64,7 +64,7 @@ def cmd_check(args) -> int:
         if args.annotate:
             target = _annotation_path(args.annotate, image, len(args.images) > 1)
             try:
-                save_annotation(target, report.analysis, report.results)
+                _save_annotation_private(save_annotation, target, report.analysis, report.results)
             except (OSError, ValueError) as exc:
                 print(f"{image}: output.unwritable: cannot write {target}: {exc}", file=sys.stderr)
                 exit_code = EXIT_UNUSABLE
@@ -73,6 +73,18 @@ def cmd_check(args) -> int:
     if args.json:
         print(json.dumps(outputs[0] if len(outputs) == 1 else outputs, ensure_ascii=False, indent=2))
     return exit_code
+
+
+def _save_annotation_private(save_annotation, target: Path, analysis, results) -> None:
+    """The annotation shows the face: create it 0600 (or $PHOTOCORE_FILE_MODE) before Pillow
+    writes into it, so it is never readable by others, even for a moment."""
+    from .private_files import file_mode
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, file_mode())
+    finally:
+        os.close(fd)
+    save_annotation(target, analysis, results)
 
 
 def _credential_ids(args, default_all: bool) -> list[str]:
@@ -92,14 +104,19 @@ def _credential_options(parser, default_all: bool) -> None:
                         help="this credential (repeatable)" + ("" if default_all else "; default: the master capture"))
     parser.add_argument("--all", action="store_true",
                         help="every credential in the catalogue" + (" (the default)" if default_all else ""))
-    parser.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    parser.add_argument("--catalogue", metavar="DIR", type=_path, help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a photo."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Write via a temporary file and rename, so a reader never sees half a photo; the file is
+    created 0600 (it holds a portrait), or as $PHOTOCORE_FILE_MODE says."""
+    from .private_files import write_private
+    write_private(path, data)
+
+
+def _mkdir_private(path: Path) -> None:
+    from .private_files import mkdir_private
+    mkdir_private(path)
 
 
 def cmd_convert(args) -> int:
@@ -113,7 +130,7 @@ def cmd_convert(args) -> int:
     conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at, signing=signing)
     out = Path(args.out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        _mkdir_private(out)
         rows = []
         for outcome in conversion.outcomes:
             name, signed, sm2_name = None, conversion.signed.get(outcome.credential), None
@@ -190,15 +207,16 @@ def cmd_keys(args) -> int:
 
 def cmd_verify(args) -> int:
     from .sign import verify
-    from .sign.verify import load_trust
+    from .sign.verify import load_trust, revoked_beside
 
     try:
         photo = Path(args.photo).read_bytes()
         token = Path(args.signature or f"{args.photo}.jws").read_text(encoding="ascii")
-        gone = set(json.loads(Path(args.revoked).read_text(encoding="utf-8"))["revoked"]) if args.revoked else set()
+        gone = set(json.loads(Path(args.revoked).read_text(encoding="utf-8"))["revoked"]) if args.revoked else None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"cannot read the photo, signature or revocation list: {exc}", code="verify.unusable") from exc
-    result = verify(photo, token, load_trust(args.trust), gone)
+    # without --revoked, the revocation list published beside the root (keys revoke) is read
+    result = verify(photo, token, load_trust(args.trust), gone if gone is not None else revoked_beside(args.trust))
     out = result.to_dict()
     if result.valid and args.sm2_public:
         from .sign.manifest import signed_payload
@@ -214,6 +232,8 @@ def cmd_verify(args) -> int:
         _print_json(out)
     else:
         print(f"{args.photo}: {'VALID' if out['valid'] else 'INVALID ' + out['code']}: {out['message']}")
+        if out["valid"] and out.get("revocation") == "unknown":
+            print("  revocation not checked: no revoked.json beside the root and no --revoked given")
     return EXIT_OK if out["valid"] else EXIT_FAIL
 
 
@@ -288,6 +308,14 @@ def cmd_batch(args) -> int:
     from .batch.run import local_executor
 
     credentials = _credential_ids(args, default_all=True)
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"the output folder {args.out_dir} is a file, not a folder", code="output.unwritable")
+    cores = os.cpu_count() or 1
+    if args.workers > cores and not args.force_workers and not args.scheduler:
+        print(f"warning: batch.workers_capped: --workers {args.workers} is more than this machine's {cores} "
+              f"cores; using {cores} (add --force-workers to run {args.workers} anyway)", file=sys.stderr)
+        args.workers = cores
     if args.sign:
         if not args.keys:
             raise ConfigError("--sign needs --keys DIR", code="config.invalid")
@@ -520,7 +548,7 @@ def cmd_live(args) -> int:
                 taken = True
                 if out is not None:
                     try:
-                        out.mkdir(parents=True, exist_ok=True)
+                        _mkdir_private(out)
                         buffer = io.BytesIO()
                         Image.fromarray(result.captured.frame).save(buffer, "JPEG", quality=95)  # no EXIF
                         _write_atomic(out / "capture.jpg", buffer.getvalue())
@@ -566,25 +594,60 @@ def cmd_library(args) -> int:
     return EXIT_OK
 
 
+def _path(text: str) -> str:
+    """argparse type of every path argument: an empty string is refused, never read as the
+    current folder (argparse prints the message with exit 2, no traceback)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("config.empty_path: an empty path is not allowed (write . for the "
+                                         "current folder)")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("config.invalid_path: a path cannot contain a NUL character")
+    return text
+
+
+def _count(minimum: int = 1, maximum: int | None = None):
+    """argparse type of a count: a whole number in [minimum, maximum]."""
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"config.invalid_count: {text!r} is not a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"at least {minimum}" if maximum is None else f"{minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"config.invalid_count: must be {bounds}, not {value}")
+        return value
+    return count
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"config.invalid_count: {text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"config.invalid_count: must be more than 0, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photocore", description="ID-photo checks for every credential.")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check captures and say what to fix")
-    check.add_argument("images", nargs="+", metavar="IMAGE")
+    check.add_argument("images", nargs="+", metavar="IMAGE", type=_path)
     _credential_options(check, default_all=False)
     check.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
     check.add_argument("--json", action="store_true", help="machine-readable output (see README)")
-    check.add_argument("--annotate", metavar="OUT.png", help="write the image with what the checks saw")
+    check.add_argument("--annotate", metavar="OUT.png", type=_path, help="write the image with what the checks saw")
     check.set_defaults(run=cmd_check)
 
     conv = sub.add_parser("convert", help="make each credential's photo from one capture")
-    conv.add_argument("image", metavar="IMAGE")
-    conv.add_argument("--out", required=True, metavar="DIR", help="where the photos, report.json and index.html go")
+    conv.add_argument("image", metavar="IMAGE", type=_path)
+    conv.add_argument("--out", required=True, metavar="DIR", type=_path, help="where the photos, report.json and index.html go")
     _credential_options(conv, default_all=True)
     conv.add_argument("--json", action="store_true", help="print report.json's rows")
     conv.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
     conv.add_argument("--sign", action="store_true", help="sign every photo (writes <photo>.jws)")
-    conv.add_argument("--keys", metavar="DIR", help="the key store (photocore keys init)")
+    conv.add_argument("--keys", metavar="DIR", type=_path, help="the key store (photocore keys init)")
     conv.add_argument("--station", help="capture station id for the manifest (or $PHOTOCORE_STATION)")
     conv.add_argument("--operator", help="operator id for the manifest (or $PHOTOCORE_OPERATOR)")
     conv.add_argument("--device", help="capture device for the manifest (or $PHOTOCORE_DEVICE)")
@@ -596,49 +659,49 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="the signing key store: root and station certificates")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     k_init = keys_sub.add_parser("init", help="create the issuing root and a first station key")
-    k_init.add_argument("directory", metavar="DIR")
+    k_init.add_argument("directory", metavar="DIR", type=_path)
     k_init.add_argument("--alg", choices=["EdDSA", "ES256"], default="EdDSA", help="EdDSA is Ed25519")
     k_init.add_argument("--sm2", action="store_true", help="also create an SM2 key for national-crypto signatures")
     k_add = keys_sub.add_parser("add", help="issue another station key (rotation)")
-    k_add.add_argument("directory", metavar="DIR")
+    k_add.add_argument("directory", metavar="DIR", type=_path)
     for sub_parser in (k_init, k_add):
         sub_parser.add_argument("--station", default="station-1", help="station id in the certificate")
-        sub_parser.add_argument("--usage-days", type=int, default=90, help="how long the key may sign")
+        sub_parser.add_argument("--usage-days", type=_count(1, 3653), default=90, help="how long the key may sign")
     k_revoke = keys_sub.add_parser("revoke", help="revoke a station key")
-    k_revoke.add_argument("directory", metavar="DIR")
+    k_revoke.add_argument("directory", metavar="DIR", type=_path)
     k_revoke.add_argument("kid", metavar="KID")
     k_list = keys_sub.add_parser("list", help="station keys, their periods and revocation")
-    k_list.add_argument("directory", metavar="DIR")
+    k_list.add_argument("directory", metavar="DIR", type=_path)
     k_list.add_argument("--json", action="store_true")
     keys.set_defaults(run=cmd_keys)
 
     ver = sub.add_parser("verify", help="verify a signed photo against the issuing root")
-    ver.add_argument("photo", metavar="PHOTO")
-    ver.add_argument("--signature", metavar="PHOTO.jws", help="default: PHOTO.jws")
-    ver.add_argument("--trust", required=True, metavar="ROOT.pem", help="the issuing root certificate")
-    ver.add_argument("--revoked", metavar="FILE", help="revoked.json from the issuer")
-    ver.add_argument("--sm2-public", metavar="FILE", help="also check PHOTO.sm2.json with this SM2 public key")
+    ver.add_argument("photo", metavar="PHOTO", type=_path)
+    ver.add_argument("--signature", metavar="PHOTO.jws", type=_path, help="default: PHOTO.jws")
+    ver.add_argument("--trust", required=True, metavar="ROOT.pem", type=_path, help="the issuing root certificate")
+    ver.add_argument("--revoked", metavar="FILE", type=_path, help="revoked.json from the issuer")
+    ver.add_argument("--sm2-public", metavar="FILE", type=_path, help="also check PHOTO.sm2.json with this SM2 public key")
     ver.add_argument("--json", action="store_true")
     ver.set_defaults(run=cmd_verify)
 
     def outbox_options(p):
-        p.add_argument("--data-dir", help="where the SQLite outbox lives (or $PHOTOCORE_HOME, default ~/.photocore)")
+        p.add_argument("--data-dir", type=_path, help="where the SQLite outbox lives (or $PHOTOCORE_HOME, default ~/.photocore)")
         p.add_argument("--database", help="postgresql://... to share the outbox (or $PHOTOCORE_DATABASE_URL)")
-        p.add_argument("--outbox-key-file", help="file with the outbox key (else $PHOTOCORE_OUTBOX_KEY)")
+        p.add_argument("--outbox-key-file", type=_path, help="file with the outbox key (else $PHOTOCORE_OUTBOX_KEY)")
 
     push_p = sub.add_parser("push", help="queue signed photos for an agency system")
-    push_p.add_argument("paths", nargs="+", metavar="DIR|PHOTO")
+    push_p.add_argument("paths", nargs="+", metavar="DIR|PHOTO", type=_path)
     push_p.add_argument("--to", metavar="SYSTEM", help="a system of --systems FILE")
-    push_p.add_argument("--systems", metavar="FILE", help="the agency systems file (TOML)")
+    push_p.add_argument("--systems", metavar="FILE", type=_path, help="the agency systems file (TOML)")
     push_p.add_argument("--endpoint", metavar="URL", help="quick test: plain JSON POST to URL")
     outbox_options(push_p)
     push_p.set_defaults(run=cmd_push)
 
     deliver_p = sub.add_parser("deliver", help="drain the outbox (SIGTERM finishes the current attempt)")
     deliver_p.add_argument("--once", action="store_true", help="exit when nothing is due")
-    deliver_p.add_argument("--workers", type=int, default=1)
-    deliver_p.add_argument("--max-attempts", type=int, default=12)
-    deliver_p.add_argument("--lease", type=float, default=60.0, help="seconds a claimed row stays reserved")
+    deliver_p.add_argument("--workers", type=_count(1, 256), default=1)
+    deliver_p.add_argument("--max-attempts", type=_count(1), default=12)
+    deliver_p.add_argument("--lease", type=_seconds, default=60.0, help="seconds a claimed row stays reserved")
     outbox_options(deliver_p)
     deliver_p.set_defaults(run=cmd_deliver)
 
@@ -651,18 +714,20 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true")
         if name in ("list", "dead"):
             p.add_argument("--status", choices=["pending", "delivering", "delivered", "dead"])
-            p.add_argument("--limit", type=int, default=100)
+            p.add_argument("--limit", type=_count(1), default=100)
         if name == "retry":
             p.add_argument("id", metavar="ID")
     outbox_p.set_defaults(run=cmd_outbox)
 
     batch = sub.add_parser("batch", help="convert a folder of captures (archives), resumable")
-    batch.add_argument("in_dir", metavar="IN_DIR")
-    batch.add_argument("out_dir", metavar="OUT_DIR")
+    batch.add_argument("in_dir", metavar="IN_DIR", type=_path)
+    batch.add_argument("out_dir", metavar="OUT_DIR", type=_path)
     _credential_options(batch, default_all=True)
-    batch.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)), help="local processes")
+    batch.add_argument("--workers", type=_count(1), default=max(1, (os.cpu_count() or 2)),
+                       help="local processes (default and most: the machine's cores)")
+    batch.add_argument("--force-workers", action="store_true", help="allow --workers above the number of cores")
     batch.add_argument("--sign", action="store_true")
-    batch.add_argument("--keys", metavar="DIR")
+    batch.add_argument("--keys", metavar="DIR", type=_path)
     batch.add_argument("--station", help="capture station id for signed manifests")
     batch.add_argument("--resume", action="store_true", help="skip captures the journal says are done")
     batch.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask cluster instead")
@@ -670,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.set_defaults(run=cmd_batch)
 
     specs = sub.add_parser("specs", help="the credential catalogue: list, show, validate, document")
-    specs.add_argument("--catalogue", metavar="DIR", help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    specs.add_argument("--catalogue", metavar="DIR", type=_path, help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
     specs_sub = specs.add_subparsers(dest="specs_command", required=True)
     agencies = specs_sub.add_parser("agencies", help="the agencies and how many credentials each has")
     agencies.add_argument("--json", action="store_true")
@@ -681,12 +746,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", metavar="ID")
     show.add_argument("--json", action="store_true")
     validate = specs_sub.add_parser("validate", help="check a custom catalogue folder (laid over the built-in one)")
-    validate.add_argument("directory", metavar="DIR")
+    validate.add_argument("directory", metavar="DIR", type=_path)
     docs = specs_sub.add_parser("docs", help="write the reference page")
-    docs.add_argument("--out", default="docs/catalogue.md", help="path, or - for standard output")
+    docs.add_argument("--out", default="docs/catalogue.md", type=_path, help="path, or - for standard output")
     specs.set_defaults(run=cmd_specs)
     def library_options(p, secrets: bool = True):
-        p.add_argument("--data-dir", metavar="DIR", help="where the library keeps its data (default $PHOTOCORE_HOME "
+        p.add_argument("--data-dir", metavar="DIR", type=_path, help="where the library keeps its data (default $PHOTOCORE_HOME "
                                                          "or ~/.photocore)")
         p.add_argument("--database", metavar="URL", help="postgresql://... shared by several processes "
                                                          "(default $PHOTOCORE_DATABASE_URL, else SQLite in the data dir)")
@@ -700,13 +765,13 @@ def build_parser() -> argparse.ArgumentParser:
     library_options(serve_p)
     serve_p.add_argument("--store", metavar="URL", help="s3://BUCKET/PREFIX?endpoint=URL or file:///PATH "
                                                         "(default: encrypted files in the data dir)")
-    serve_p.add_argument("--trust", metavar="ROOT.pem", action="append", help="an issuing root whose stations may "
+    serve_p.add_argument("--trust", metavar="ROOT.pem", type=_path, action="append", help="an issuing root whose stations may "
                                                                               "publish (repeatable)")
-    serve_p.add_argument("--revoked", metavar="revoked.json", action="append", help="a revocation list, re-read at "
+    serve_p.add_argument("--revoked", metavar="revoked.json", type=_path, action="append", help="a revocation list, re-read at "
                                                                                    "each publish (repeatable)")
     serve_p.add_argument("--kek", metavar="env:NAME|file:PATH", help="the key-encryption key (default: derived "
                                                                      "from the secret)")
-    serve_p.add_argument("--clients", metavar="FILE", help="agency clients: their keys and agencies (TOML)")
+    serve_p.add_argument("--clients", metavar="FILE", type=_path, help="agency clients: their keys and agencies (TOML)")
     serve_p.add_argument("--public-url", metavar="URL", help="how agencies and citizens reach this service")
     serve_p.add_argument("--oidc-issuer", metavar="URL", help="OpenID Connect issuer for citizen login")
     serve_p.add_argument("--oidc-client-id", metavar="ID")
@@ -719,11 +784,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.set_defaults(run=cmd_serve)
 
     pub = sub.add_parser("publish", help="hand a signed conversion to the shared photo library")
-    pub.add_argument("directory", metavar="DIR", help="what `convert --sign` wrote")
+    pub.add_argument("directory", metavar="DIR", type=_path, help="what `convert --sign` wrote")
     pub.add_argument("--person", required=True, metavar="ID_NUMBER", help="the citizen's ID number")
     pub.add_argument("--to", required=True, metavar="URL", help="the library, e.g. http://127.0.0.1:8400")
-    pub.add_argument("--keys", metavar="DIR", help="the station's key store (default $PHOTOCORE_KEYS)")
-    pub.add_argument("--master", metavar="IMAGE", help="also store the master capture (encrypted)")
+    pub.add_argument("--keys", metavar="DIR", type=_path, help="the station's key store (default $PHOTOCORE_KEYS)")
+    pub.add_argument("--master", metavar="IMAGE", type=_path, help="also store the master capture (encrypted)")
     pub.add_argument("--json", action="store_true")
     pub.set_defaults(run=cmd_publish)
 
@@ -735,27 +800,27 @@ def build_parser() -> argparse.ArgumentParser:
     a_verify.set_defaults(run=cmd_audit)
 
     live_p = sub.add_parser("live", help="live guidance and automatic capture over a video or a folder of frames")
-    live_p.add_argument("source", metavar="VIDEO_OR_FOLDER_OF_FRAMES")
+    live_p.add_argument("source", metavar="VIDEO_OR_FOLDER_OF_FRAMES", type=_path)
     live_p.add_argument("--json", action="store_true", help="one JSON object per line and frame")
-    live_p.add_argument("--out", metavar="DIR", help="write the captured frame as DIR/capture.jpg")
+    live_p.add_argument("--out", metavar="DIR", type=_path, help="write the captured frame as DIR/capture.jpg")
     live_p.add_argument("--fps", type=float, default=30.0, help="frame rate of a folder of frames (a video has its own)")
     live_p.set_defaults(run=cmd_live)
 
     station_p = sub.add_parser("station", help="the capture station: the counter's web app (camera, guidance, receipt)")
     station_p.add_argument("--host", default="127.0.0.1")
     station_p.add_argument("--port", type=int, default=8401)
-    station_p.add_argument("--keys", metavar="DIR", help="the station's key store (default $PHOTOCORE_KEYS)")
+    station_p.add_argument("--keys", metavar="DIR", type=_path, help="the station's key store (default $PHOTOCORE_KEYS)")
     station_p.add_argument("--library", metavar="URL", help="the shared photo library to publish to, "
                                                             "e.g. http://127.0.0.1:8400")
     station_p.add_argument("--station", metavar="ID", help="this station's id (default $PHOTOCORE_STATION)")
     station_p.add_argument("--operator", metavar="ID", help="the clerk's id (default $PHOTOCORE_OPERATOR)")
-    station_p.add_argument("--out", metavar="DIR", default="station-out",
+    station_p.add_argument("--out", metavar="DIR", default="station-out", type=_path,
                            help="where accepted captures are written when no library is configured")
-    station_p.add_argument("--systems", metavar="FILE", help="agency systems file: without --library, accepted "
+    station_p.add_argument("--systems", metavar="FILE", type=_path, help="agency systems file: without --library, accepted "
                                                              "photos are queued in the outbox (photocore deliver)")
     station_p.add_argument("--booth", action="store_true", help="self-service: the citizen takes up to --shots "
                                                                 "photos and picks one")
-    station_p.add_argument("--shots", type=int, default=3, help="shots a citizen may take in --booth mode")
+    station_p.add_argument("--shots", type=_count(1, 9), default=3, help="shots a citizen may take in --booth mode")
     outbox_options(station_p)
     station_p.set_defaults(run=cmd_station)
 

@@ -320,3 +320,33 @@ def test_command_line_runs_the_receiver(keys, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_token_that_can_never_verify_is_422_not_500(keys, start):
+    """A corrupt certificate in x5c (the X.509 version byte flipped) is permanent: 422, so the
+    sender dead-letters it instead of retrying."""
+    server, _ = start()
+    photo_id, jws = signed(keys["signer"])
+    compact, disclosure, _ = jws.split("~")
+    head, payload, signature = compact.split(".")
+    header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    der = bytearray(base64.b64decode(header["x5c"][0]))
+    der[12] ^= 1  # Certificate > TBSCertificate > [0] version: INTEGER 2 (v3) becomes 3
+    header["x5c"][0] = base64.b64encode(bytes(der)).decode()
+    head = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()
+    status, _, answer = post(server, json_body(photo_id, f"{head}.{payload}.{signature}~{disclosure}~"))
+    assert (status, answer["error"]) == (422, "verify.malformed"), answer
+    assert count(server) == 0
+
+
+def test_revocation_list_beside_the_trust_anchor_is_read_by_default(keys, start):
+    revoked = Path(keys["root"]).parent / "revoked.json"
+    before = revoked.read_text()
+    revoked.write_text(json.dumps({"revoked": [keys["signer"].kid]}))
+    try:
+        server, _ = start()
+        photo_id, jws = signed(keys["signer"])
+        status, _, answer = post(server, json_body(photo_id, jws))
+        assert (status, answer["error"]) == (422, "verify.revoked")
+    finally:
+        revoked.write_text(before)

@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from photocore.sign import verify
-from photocore.sign.verify import load_trust
+from photocore.sign.verify import load_trust, revoked_beside
 
 TOLERANCE = 300  # seconds a webhook-timestamp may be off: the Standard Webhooks default (replay window)
 MAX_BODY = 32 * 1024 * 1024  # a credential photo is tens of KB; refuse to buffer anything absurd
@@ -83,7 +83,8 @@ class Config:
     webhook_secret: str | None = None  # "whsec_<base64>": verify v1 (HMAC-SHA256) signatures
     webhook_public_key: str | Path | None = None  # file: Ed25519 PEM or "whpk_<base64>": verify v1a
     bearer_token: str | None = None
-    revoked: str | Path | None = None  # revoked.json ({"revoked": [kid, ...]}), re-read on each request
+    # revoked.json ({"revoked": [kid, ...]}), re-read on each request; by default the one beside ``trust``
+    revoked: str | Path | None = None
     fail_every: int = 0  # fault injection: 500 on every Nth POST /photos
     status_sequence: list[int] = field(default_factory=list)  # fault injection: first answers
     delay: float = 0.0  # fault injection: seconds to wait before answering a POST /photos
@@ -311,9 +312,11 @@ class Receiver:
         except (WebhookVerificationError, binascii.Error, ValueError):
             return False
 
-    def _revoked(self) -> set[str]:
+    def _revoked(self) -> set[str] | None:
+        """The revoked kids, or None when no revocation list is known (neither named nor beside the
+        trust anchor). Unreadable: an error, so 500 and retried, never "nothing revoked"."""
         if not self.config.revoked:
-            return set()
+            return revoked_beside(self.config.trust)
         data = json.loads(Path(self.config.revoked).read_text(encoding="utf-8"))  # unreadable: 500, retried
         return set(data["revoked"] if isinstance(data, dict) else data)
 
@@ -447,7 +450,8 @@ def main(argv=None) -> None:
     parser.add_argument("--webhook-secret-env", metavar="NAME", help="env var holding the whsec_... secret (v1)")
     parser.add_argument("--webhook-ed25519-public", metavar="FILE", help="Ed25519 public key, PEM or whpk_ (v1a)")
     parser.add_argument("--bearer-token-env", metavar="NAME", help="env var holding the bearer token")
-    parser.add_argument("--revoked", metavar="FILE", help="revoked.json from the key store")
+    parser.add_argument("--revoked", metavar="FILE",
+                        help="revoked.json from the key store (default: the one beside --trust, if any)")
     parser.add_argument("--fail-every", type=int, default=0, metavar="N", help="fault: 500 on every Nth POST")
     parser.add_argument("--status-sequence", default="", metavar="S,S,...", help="fault: answer these first")
     parser.add_argument("--delay", type=float, default=0.0, metavar="SECONDS", help="fault: answer late")

@@ -226,6 +226,8 @@ _Y_WEIGHTS = np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)  # R, G, B (
 
 def linear_luminance(rgb: np.ndarray) -> np.ndarray:
     """uint8 linear luminance of an sRGB image: linearise each channel, then Y = 0.2126R + ..."""
+    if rgb.size == 0:  # OpenCV refuses empty arrays; an empty region has an empty luminance
+        return np.zeros(rgb.shape[:2], np.uint8)
     return cv2.transform(cv2.LUT(rgb, _LINEAR_LUT), _Y_WEIGHTS)
 
 

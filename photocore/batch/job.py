@@ -19,6 +19,7 @@ from PIL import Image
 from ..annotate import annotate
 from ..decode import decode
 from ..errors import PhotocoreError
+from ..private_files import mkdir_private, write_private
 
 MEASURES = ("face_count", "inter_eye_distance", "yaw", "pitch", "roll", "eyes_open", "mouth_open", "smile",
             "sharpness", "exposure")
@@ -51,10 +52,7 @@ def _signing(settings: BatchSettings):
     return _signing_cache[key]
 
 
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+_write = write_private  # the photos and signatures of a capture
 
 
 def _thumbnail(analysis, results) -> str:
@@ -106,7 +104,7 @@ def _process(path: str, rel: str, settings: BatchSettings) -> dict:
     capture = decode(path)
     conversion = convert(capture, settings.credentials, catalogue=settings.catalogue, signing=_signing(settings))
     target = settings.target_dir(rel)
-    target.mkdir(parents=True, exist_ok=True)
+    mkdir_private(target)
     measures = {name: _value(conversion.measurements[name]) for name in MEASURES}
     written: dict[int, Path] = {}
     failed_results = []

@@ -12,20 +12,22 @@ import json
 import os
 from pathlib import Path
 
+from ..private_files import mkdir_private, open_private
+
 NAME = "journal.jsonl"
 
 
 class Journal:
     def __init__(self, out_dir, resume: bool):
         self.dir = Path(out_dir) / ".photocore-batch"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        mkdir_private(self.dir)
         self.path = self.dir / NAME
         self.records: dict[str, dict] = {}
         if resume and self.path.exists():
             self._load()
         elif self.path.exists():
             self.path.unlink()  # a fresh batch into the same folder starts a fresh journal
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open_private(self.path, "a", encoding="utf-8")
 
     def _load(self) -> None:
         with open(self.path, "rb") as fh:

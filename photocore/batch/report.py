@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from ..private_files import open_private, write_private
 from .job import MEASURES
 
 COLUMNS = ["capture", "credential", "status", "codes", "file", *MEASURES]
@@ -20,12 +21,12 @@ COLUMNS = ["capture", "credential", "status", "codes", "file", *MEASURES]
 def write_reports(out_dir, records: list[dict]) -> dict:
     out = Path(out_dir)
     rows = [row for record in records for row in record["rows"]]
-    with open(out / "report.csv", "w", newline="", encoding="utf-8") as fh:
+    with open_private(out / "report.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "codes": ";".join(row["codes"])})
-    (out / "report.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_private(out / "report.json", json.dumps(rows, ensure_ascii=False, indent=1).encode("utf-8"))
     summary = {
         "captures": len(records),
         "captures_unreadable": sum(r["status"] == "error" for r in records),
@@ -33,7 +34,7 @@ def write_reports(out_dir, records: list[dict]) -> dict:
         "photos": sum(row["status"] == "ok" for row in rows),
         "rows": len(rows),
     }
-    (out / "report.html").write_text(_html(records, rows, summary), encoding="utf-8")
+    write_private(out / "report.html", _html(records, rows, summary).encode("utf-8"))
     return summary
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import ConfigError
+from ..private_files import mkdir_private
 from .job import BatchSettings, error_record, process
 from .journal import Journal
 from .report import write_reports
@@ -53,6 +54,8 @@ def find_captures(in_dir) -> list[tuple[str, str]]:
 
 
 def local_executor(workers: int) -> cf.Executor:
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"--workers must be a whole number of at least 1, not {workers!r}", code="config.invalid_count")
     # spawn, not fork: MediaPipe's graphs hold threads that do not survive a fork
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
@@ -66,7 +69,14 @@ def run_batch(in_dir, out_dir, settings: BatchSettings, executor: cf.Executor, *
         raise ConfigError("the output folder must not be inside the input folder (the input is never modified)",
                           code="batch.output_inside_input")
     captures = find_captures(in_dir)
-    journal = Journal(out_dir, resume)
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ConfigError(f"the output folder {out_dir} is a file, not a folder", code="output.unwritable")
+    try:
+        mkdir_private(out_dir)
+        journal = Journal(out_dir, resume)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to the output folder {out_dir}: {exc.strerror or exc}",
+                          code="output.unwritable") from exc
     todo = [(path, rel) for path, rel in captures if not journal.done(rel)]
     started = time.perf_counter()
     progress = None

@@ -110,6 +110,25 @@ def load_key(key_file: str | None = None) -> bytes:
     return key
 
 
+def _create_private(path: Path) -> None:
+    """Create the SQLite file (and its folder) before SQLite does, readable by its owner only:
+    it holds portraits. SQLite gives the -wal and -shm files the database file's mode."""
+    from ..private_files import file_mode, mkdir_private
+
+    try:
+        mkdir_private(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot create the outbox database {path}: {exc.strerror or exc}",
+                          code="config.outbox_unwritable") from exc
+    try:
+        os.fchmod(fd, file_mode())
+    finally:
+        os.close(fd)
+
+
 def new_key() -> str:
     return base64.b64encode(os.urandom(32)).decode("ascii")
 
@@ -137,7 +156,7 @@ class Outbox:
                 import psycopg
                 conn = psycopg.connect(self.location, autocommit=False)
             else:
-                Path(self.location).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(self.location))
                 conn = sqlite3.connect(self.location, timeout=30, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..catalogue import load_catalogue
 from ..sign.manifest import unverified_manifest
-from ..sign.verify import load_trust, verify_compact, verify_many
+from ..sign.verify import VerifyInputError, load_trust, revoked_beside, verify_compact, verify_many
 from . import audit as audit_log
 from .config import LibraryConfig
 from .crypto import KeyWrapper, LocalKeyWrapper, ServiceKeys, last_six, new_pickup_code, seal, unseal
@@ -137,8 +137,14 @@ class Library:
 
     # -- helpers -------------------------------------------------------------------------
     def revoked(self) -> set[str]:
-        """Revoked station keys, read at each use so a revocation takes effect at once."""
+        """Revoked station keys, read at each use so a revocation takes effect at once: the
+        ``--revoked`` lists, and the ``revoked.json`` beside each trusted root (read by default)."""
         gone: set[str] = set()
+        for root in self.config.trust:
+            try:
+                gone |= revoked_beside(root) or set()
+            except VerifyInputError as exc:
+                raise LibraryError(exc.message, code="library.config") from exc
         for path in self.config.revoked:
             try:
                 gone |= set(json.loads(Path(path).read_text(encoding="utf-8"))["revoked"])

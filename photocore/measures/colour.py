@@ -42,7 +42,7 @@ def skin_colour(analysis) -> Measurement:
     samples = []
     for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
         x, y = analysis.point(idx).astype(int)
-        patch = analysis.image[max(0, y - half): y + half + 1, max(0, x - half): x + half + 1]
+        patch = analysis.image[max(0, y - half): max(0, y + half + 1), max(0, x - half): max(0, x + half + 1)]
         if patch.size:
             samples.append(cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_RGB2LAB).reshape(-1, 3))
     if not samples:

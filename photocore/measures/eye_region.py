@@ -27,7 +27,7 @@ def _cheek_level(analysis) -> float:
     values = []
     for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
         x, y = analysis.point(idx).astype(int)
-        patch = analysis.grey_at(slice(max(0, y - half), y + half + 1), slice(max(0, x - half), x + half + 1))
+        patch = analysis.grey_at(slice(max(0, y - half), max(0, y + half + 1)), slice(max(0, x - half), max(0, x + half + 1)))
         if patch.size:
             values.append(median(patch))
     level = analysis.__dict__[key] = max(np.mean(values) if values else 0.0, 1.0)

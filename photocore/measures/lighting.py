@@ -19,10 +19,10 @@ def illumination_uniformity(analysis) -> Measurement:
     hists = []
     for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
         x, y = analysis.point(idx).astype(int)
-        patch = linear_luminance(np.ascontiguousarray(
-            analysis.image[max(0, y - half): y + half + 1, max(0, x - half): x + half + 1]))
-        if patch.size == 0:
+        region = analysis.image[max(0, y - half): max(0, y + half + 1), max(0, x - half): max(0, x + half + 1)]
+        if region.shape[0] < 2 or region.shape[1] < 2:  # a cheek at or beyond the image's edge
             return not_assessed("illumination_uniformity", "ratio", "a cheek is outside the image")
+        patch = linear_luminance(np.ascontiguousarray(region))
         hist = np.bincount(patch.ravel(), minlength=256).astype(np.float64)
         hists.append(hist / hist.sum())
     value = float(np.minimum(*hists).sum())

@@ -98,10 +98,22 @@ def init_keys(directory, alg: str = "EdDSA", station: str = "station-1", usage_d
     ``not_before`` back-dates the root (for migrating an existing archive, and for tests).
     """
     root_dir = Path(directory)
+    if not str(directory).strip():
+        raise KeyStoreError("the key store folder must be named (an empty path is refused)", code="config.empty_path")
+    if root_dir.exists() and not root_dir.is_dir():
+        raise KeyStoreError(f"{root_dir} is a file, not a folder: choose a new folder for the key store",
+                            code="keys.exists")
     if (root_dir / "root.pem").exists():
         raise KeyStoreError(f"{root_dir} already holds a key store; use `photocore keys add`", code="keys.exists")
     passphrase()  # fail before creating anything
-    (root_dir / "stations").mkdir(parents=True, exist_ok=True)
+    try:
+        for folder in (root_dir, root_dir / "stations"):
+            if not folder.exists():
+                folder.mkdir(parents=True, mode=0o700)
+                os.chmod(folder, 0o700)  # whatever the umask: it holds the private keys
+    except OSError as exc:
+        raise KeyStoreError(f"cannot create the key store in {root_dir}: {exc.strerror or exc}",
+                            code="keys.unwritable") from exc
     key = _new_key(alg)
     now = not_before or _now()
     name = _name("photocore issuing root")
@@ -184,6 +196,8 @@ def usage_period(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
 
 
 def list_keys(directory) -> list[dict]:
+    if not (Path(directory) / "root.pem").is_file():
+        raise KeyStoreError(f"no key store at {directory} (run `photocore keys init`)", code="keys.missing")
     out, gone = [], revoked(directory)
     for path in sorted((Path(directory) / "stations").glob("*.pem")):
         if path.name.endswith(".key.pem"):

@@ -9,7 +9,8 @@ disclosure. Checks, each failure with its own code:
 - the chain leads to the trusted root (``verify.untrusted_chain``);
 - every certificate was valid, and the station key inside its usage period, when the manifest
   says it was signed (``verify.expired``);
-- the station key is not on the revocation list (``verify.revoked``);
+- the station key is not on the revocation list (``verify.revoked``); with no list at all the
+  result says ``revocation: "unknown"`` (``revoked_beside`` finds the key store's list);
 - the photo's SHA-256 equals the manifest's (``verify.tampered_image``).
 
 The chain is walked here with pyca/cryptography's primitives because its X.509 path builder
@@ -24,9 +25,10 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from joserfc import jws
 from joserfc.errors import BadSignatureError, JoseError
 
@@ -46,10 +48,18 @@ class Verification:
     message: str
     manifest: dict = field(default_factory=dict)
     kid: str | None = None
+    # "checked": a revocation list was consulted (perhaps empty); "unknown": there was none, so a
+    # revoked station key would not have been noticed
+    revocation: str = "unknown"
 
     def to_dict(self) -> dict:
         return {"valid": self.valid, "code": self.code, "message": self.message, "kid": self.kid,
-                "manifest": self.manifest}
+                "manifest": self.manifest, "revocation": self.revocation}
+
+
+# What parsing a hostile token or certificate may raise: each is ``verify.malformed``, never an
+# internal error (cryptography parses certificate fields lazily, so these come on first use too).
+_UNREADABLE = (ValueError, KeyError, TypeError, binascii.Error, x509.InvalidVersion, UnsupportedAlgorithm)
 
 
 class _Invalid(Exception):
@@ -75,7 +85,7 @@ def _segments(token: str) -> tuple[dict, list[x509.Certificate], list[bytes]]:
         header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
         ders = [base64.b64decode(c, validate=True) for c in header["x5c"]]
         certs = [x509.load_der_x509_certificate(d) for d in ders]
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except _UNREADABLE as exc:
         raise _Invalid("verify.malformed", f"unreadable JWS header or certificate chain: {exc}") from exc
     if not isinstance(header, dict) or header.get("alg") not in ALGORITHMS or not certs:
         raise _Invalid("verify.malformed", f"algorithm must be one of {', '.join(ALGORITHMS)}, with an x5c chain")
@@ -102,10 +112,15 @@ def _check_chain(certs: list[x509.Certificate], root: x509.Certificate, at: dt.d
             raise _Invalid("verify.untrusted_chain", "the station certificate is not for document signing")
     except x509.ExtensionNotFound:
         raise _Invalid("verify.untrusted_chain", "the station certificate has no extended key usage") from None
-    for cert in chain + [root]:
-        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-            raise _Invalid("verify.expired", f"{cert.subject.rfc4514_string()} was not valid at {at.isoformat()}")
-    start, end = usage_period(leaf)
+    except _UNREADABLE as exc:
+        raise _Invalid("verify.malformed", f"the station certificate cannot be read: {exc}") from exc
+    try:
+        for cert in chain + [root]:
+            if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+                raise _Invalid("verify.expired", f"{cert.subject.rfc4514_string()} was not valid at {at.isoformat()}")
+        start, end = usage_period(leaf)
+    except (AttributeError, *_UNREADABLE) as exc:  # AttributeError: a usage period without one of its ends
+        raise _Invalid("verify.malformed", f"a certificate in the chain cannot be read: {exc}") from exc
     if not start <= at <= end:
         raise _Invalid("verify.expired", f"the station key may only sign from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
 
@@ -116,37 +131,47 @@ def _verified_payload(compact: str, root: x509.Certificate, revoked, at_of) -> t
     header, certs, ders = _segments(compact)
     kid = header["kid"]
     try:
-        payload = jws.deserialize_compact(compact, public_jwk(ders[0]), registry=registry()).payload
+        key = public_jwk(ders[0])
+    except (JoseError, *_UNREADABLE) as exc:
+        raise _Invalid("verify.malformed", f"the station certificate's key cannot be read: {exc}") from exc
+    try:
+        payload = jws.deserialize_compact(compact, key, registry=registry()).payload
     except BadSignatureError as exc:
         raise _Invalid("verify.bad_signature", "the signature does not match the manifest") from exc
-    except (JoseError, ValueError) as exc:
+    except (JoseError, ValueError, TypeError) as exc:
         raise _Invalid("verify.malformed", f"the JWS cannot be read: {exc}") from exc
     _check_chain(certs, root, at_of(payload))
-    if kid in set(revoked):
+    if kid in set(revoked or ()):
         raise _Invalid("verify.revoked", f"station key {kid} has been revoked")
     return payload, kid, header
 
 
-def verify_compact(compact: str, root: x509.Certificate, revoked=(), at: dt.datetime | None = None) -> Verification:
+def verify_compact(compact: str, root: x509.Certificate, revoked=None, at: dt.datetime | None = None) -> Verification:
     """Verify a plain compact JWS a station signed now (e.g. a publish request's binding): the
-    ``manifest`` of the result is its JSON payload."""
+    ``manifest`` of the result is its JSON payload. ``revoked``: the revoked kids, or None when
+    no revocation list is known (the result then says ``revocation="unknown"``)."""
     at = at or dt.datetime.now(dt.timezone.utc)
     kid = None
+    revocation = _revocation(revoked)
     try:
         payload, kid, _ = _verified_payload(compact, root, revoked, lambda _payload: at)
         body = json.loads(payload)
         if not isinstance(body, dict):
             raise _Invalid("verify.malformed", "the payload is not a JSON object")
     except _Invalid as invalid:
-        return Verification(False, invalid.code, invalid.message, kid=kid)
+        return Verification(False, invalid.code, invalid.message, kid=kid, revocation=revocation)
     except ValueError as exc:
-        return Verification(False, "verify.malformed", f"the payload is not JSON: {exc}", kid=kid)
-    return Verification(True, None, f"signed by station key {kid}", body, kid)
+        return Verification(False, "verify.malformed", f"the payload is not JSON: {exc}", kid=kid, revocation=revocation)
+    return Verification(True, None, f"signed by station key {kid}", body, kid, revocation)
 
 
-def verify(photo: bytes, token: str, root: x509.Certificate, revoked=(), at: dt.datetime | None = None) -> Verification:
-    """Verify ``photo`` against its JWS ``token`` with ``root`` as the only trust anchor."""
+def verify(photo: bytes, token: str, root: x509.Certificate, revoked=None, at: dt.datetime | None = None) -> Verification:
+    """Verify ``photo`` against its JWS ``token`` with ``root`` as the only trust anchor.
+
+    ``revoked``: the revoked station kids (e.g. ``revoked_beside(trust_path)``), or None when no
+    revocation list is known: the result then says ``revocation="unknown"``."""
     kid = None
+    revocation = _revocation(revoked)
     manifest: dict = {}
 
     def signed_at(payload: bytes) -> dt.datetime:
@@ -167,17 +192,18 @@ def verify(photo: bytes, token: str, root: x509.Certificate, revoked=(), at: dt.
         if hashlib.sha256(photo).hexdigest() != manifest["image"]["sha256"]:
             raise _Invalid("verify.tampered_image", "the photo is not the one that was signed (hash differs)")
     except _Invalid as invalid:
-        return Verification(False, invalid.code, invalid.message, kid=kid)
+        return Verification(False, invalid.code, invalid.message, kid=kid, revocation=revocation)
     return Verification(True, None, f"{manifest['credential']} photo {manifest['photo_id']}, signed by station key "
-                                    f"{kid} at {manifest['issued_at']}", manifest, kid)
+                                    f"{kid} at {manifest['issued_at']}", manifest, kid, revocation)
 
 
-def verify_many(items, root: x509.Certificate, revoked=()) -> list[Verification]:
+def verify_many(items, root: x509.Certificate, revoked=None) -> list[Verification]:
     """Verify many (photo, token) pairs, as ``verify`` does one by one, but check each distinct
     station signature once: a capture's photos share one (a library ingesting a 184-credential
     conversion checks one signature and chain, then a digest and a hash per photo)."""
     shared: dict[str, tuple[tuple[dict, set[str]], str] | _Invalid] = {}
     out = []
+    revocation = _revocation(revoked)
     for photo, token in items:
         kid = None
         try:
@@ -195,10 +221,15 @@ def verify_many(items, root: x509.Certificate, revoked=()) -> list[Verification]
             manifest = _disclosed_manifest(payload, disclosure)
             if hashlib.sha256(photo).hexdigest() != manifest.get("image", {}).get("sha256"):
                 raise _Invalid("verify.tampered_image", "the photo is not the one that was signed (hash differs)")
-            out.append(Verification(True, None, f"{manifest['credential']} photo {manifest['photo_id']}", manifest, kid))
+            out.append(Verification(True, None, f"{manifest['credential']} photo {manifest['photo_id']}", manifest, kid,
+                                    revocation))
         except _Invalid as invalid:
-            out.append(Verification(False, invalid.code, invalid.message, kid=kid))
+            out.append(Verification(False, invalid.code, invalid.message, kid=kid, revocation=revocation))
     return out
+
+
+def _revocation(revoked) -> str:
+    return "unknown" if revoked is None else "checked"
 
 
 def _issued_at(payload: bytes) -> dt.datetime:
@@ -249,3 +280,25 @@ def load_trust(path) -> x509.Certificate:
         return x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
     except (OSError, ValueError) as exc:
         raise VerifyInputError(f"cannot read the trust anchor {path}: {exc}", code="verify.bad_trust") from exc
+
+
+def revoked_beside(trust_path) -> set[str] | None:
+    """The revoked station kids from ``revoked.json`` in the trust anchor's folder (where
+    ``photocore keys`` publishes it beside ``root.pem``), or None when there is no such file.
+
+    A list that exists but cannot be read is an error (``verify.bad_revocation``), never
+    "nothing revoked"."""
+    path = Path(trust_path).parent / "revoked.json"
+    try:
+        data = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VerifyInputError(f"cannot read the revocation list {path}: {exc}", code="verify.bad_revocation") from exc
+    try:
+        kids = json.loads(data)["revoked"]
+        if not isinstance(kids, list) or not all(isinstance(k, str) for k in kids):
+            raise TypeError("'revoked' must be a list of kids")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise VerifyInputError(f"cannot read the revocation list {path}: {exc}", code="verify.bad_revocation") from exc
+    return set(kids)
