@@ -382,25 +382,16 @@ def shot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
 
 @pytest.fixture
 def running_station(tmp_path, station_keys):
+    """`photocore station` publishing to a real library service, both child processes."""
     library = start_library(tmp_path, trust=station_keys.root)
-    port = free_port()
-    log = tmp_path / "station.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen([*PHOTOCORE, "station", "--port", str(port), "--keys", str(station_keys.keys),
-                                    "--library", library.url, "--station", "zs-001", "--operator", "op-7",
-                                    "--out", str(tmp_path / "unused")], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=child_env())
-
-    def healthy():
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
     try:
-        wait_for_child(process, healthy, "photocore station", log)
-        yield f"http://127.0.0.1:{port}", library, log
+        process, url = start_station(tmp_path, station_keys, "--library", library.url, "--station", "zs-001",
+                                     "--operator", "op-7", out="unused")
+        try:
+            yield url, library, tmp_path / "station.log"
+        finally:
+            stop_process(process)
     finally:
-        stop_process(process)
         library.stop()
 
 
@@ -528,14 +519,14 @@ def test_counter_in_a_browser_with_a_fake_camera(tmp_path, running_station):
     assert "accepted" in log.read_text()
 
 
-def start_station(tmp_path, station_keys, *options):
-    """`photocore station` without a library (accepted photos to a folder), as a child process."""
+def start_station(tmp_path, station_keys, *options, out: str = "out"):
+    """`photocore station` as a child process (options add a library, systems, booth mode...)."""
     port = free_port()
     log = tmp_path / "station.log"
-    with open(log, "ab") as out:
+    with open(log, "ab") as output:
         process = subprocess.Popen([*PHOTOCORE, "station", "--port", str(port), "--keys", str(station_keys.keys),
-                                    "--out", str(tmp_path / "out"), *options], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=child_env())
+                                    "--out", str(tmp_path / out), *options], stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env())
 
     def healthy():
         try:
