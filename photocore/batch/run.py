@@ -19,6 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import ConfigError
+from ..orphans import exit_with_parent
 from ..private_files import mkdir_private
 from .job import BatchSettings, error_record, process
 from .journal import Journal
@@ -53,11 +54,17 @@ def find_captures(in_dir) -> list[tuple[str, str]]:
     return found
 
 
+def _worker_init() -> None:
+    """Each worker dies with the batch process, even when that is killed with ``kill -9``."""
+    exit_with_parent()
+
+
 def local_executor(workers: int) -> cf.Executor:
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"--workers must be a whole number of at least 1, not {workers!r}", code="config.invalid_count")
     # spawn, not fork: MediaPipe's graphs hold threads that do not survive a fork
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_worker_init)
 
 
 def run_batch(in_dir, out_dir, settings: BatchSettings, executor: cf.Executor, *, resume: bool = False,

@@ -20,6 +20,7 @@ from .config import LibraryConfig
 from .errors import LibraryError
 
 ENV_CONFIG = "PHOTOCORE_LIBRARY_CONFIG"
+ENV_SUPERVISOR = "PHOTOCORE_SERVE_PID"  # the `photocore serve` process itself, not one of its workers
 PURGE_EVERY = 3600.0
 log = logging.getLogger("photocore.library")
 
@@ -48,6 +49,9 @@ def _purge_loop(library, stop: threading.Event) -> None:
 
 def app_from_env():
     """The uvicorn factory each worker process calls."""
+    if os.environ.get(ENV_SUPERVISOR) != str(os.getpid()):  # a worker of `serve --workers N`: die with it
+        from ..orphans import exit_with_parent
+        exit_with_parent()
     from .app import create_app
     from .service import Library
 
@@ -71,5 +75,6 @@ def serve(config: LibraryConfig, host: str = "127.0.0.1", port: int = 8400, work
     from .agency_auth import clients_for
     clients_for(Library(config))  # fail here, with a typed error, before any worker starts (schema made once)
     os.environ[ENV_CONFIG] = _dump(config)
+    os.environ[ENV_SUPERVISOR] = str(os.getpid())
     uvicorn.run("photocore.library.server:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False, server_header=False, proxy_headers=False)
