@@ -107,20 +107,8 @@ def _credential_options(parser, default_all: bool) -> None:
     parser.add_argument("--catalogue", metavar="DIR", type=_path, help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a photo; the file is
-    created 0600 (it holds a portrait), or as $PHOTOCORE_FILE_MODE says."""
-    from .private_files import write_private
-    write_private(path, data)
-
-
-def _mkdir_private(path: Path) -> None:
-    from .private_files import mkdir_private
-    mkdir_private(path)
-
-
 def cmd_convert(args) -> int:
-    from .contact_sheet import render_sheet, report_row
+    from .contact_sheet import write_conversion
     from .convert import convert
 
     catalogue = load_catalogue(args.catalogue)
@@ -129,26 +117,7 @@ def cmd_convert(args) -> int:
     signing = _signing_options(args, captured_at) if args.sign else None
     conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at, signing=signing)
     out = Path(args.out)
-    try:
-        _mkdir_private(out)
-        rows = []
-        for outcome in conversion.outcomes:
-            name, signed, sm2_name = None, conversion.signed.get(outcome.credential), None
-            if outcome.ok:
-                name = f"{outcome.credential}.{outcome.rendition.extension}"
-                _write_atomic(out / name, signed.data if signed else outcome.rendition.data)
-                if signed:
-                    _write_atomic(out / f"{name}.jws", signed.jws.encode("ascii"))
-                    if signed.sm2:
-                        sm2_name = f"{name}.sm2.json"
-                        _write_atomic(out / sm2_name, signed.sm2)
-            rows.append(report_row(outcome, name, signed, sm2_name))
-        _write_atomic(out / "report.json", json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8"))
-        profiles = {o.credential: catalogue.get(o.credential) for o in conversion.outcomes}
-        sheet = render_sheet(conversion.outcomes, profiles, rows, f"photocore: {Path(args.image).name}")
-        _write_atomic(out / "index.html", sheet.encode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot write to {out}: {exc}", code="output.unwritable") from exc
+    rows = write_conversion(conversion, out, catalogue, f"photocore: {Path(args.image).name}")
     failed = [r for r in rows if r["status"] != "ok"]
     if args.json:
         _print_json(rows)
@@ -527,6 +496,7 @@ def cmd_live(args) -> int:
     from PIL import Image
 
     from .live import LiveSession, read_frames
+    from .private_files import mkdir_private, write_private
 
     out = Path(args.out) if args.out else None
     taken, last = False, None
@@ -548,10 +518,10 @@ def cmd_live(args) -> int:
                 taken = True
                 if out is not None:
                     try:
-                        _mkdir_private(out)
+                        mkdir_private(out)
                         buffer = io.BytesIO()
                         Image.fromarray(result.captured.frame).save(buffer, "JPEG", quality=95)  # no EXIF
-                        _write_atomic(out / "capture.jpg", buffer.getvalue())
+                        write_private(out / "capture.jpg", buffer.getvalue())
                     except OSError as exc:
                         raise ConfigError(f"cannot write to {out}: {exc}", code="output.unwritable") from exc
                 if not args.json:

@@ -1,4 +1,5 @@
-"""What `photocore convert` writes beside the photos: report.json rows and index.html.
+"""What `photocore convert` (and the station, with no library) writes: the photos with their
+signatures, report.json rows and index.html, in one owner-only folder.
 
 The contact sheet is one self-contained HTML file (inline CSS, photos by relative path) that
 opens offline: every credential's photo with its name and rules, or the reasons it was not
@@ -8,8 +9,37 @@ made, so a clerk or an integrator can see the whole result at a glance.
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
 
 from .catalogue.docs import profile_lines
+from .errors import ConfigError
+from .private_files import mkdir_private, write_private
+
+
+def write_conversion(conversion, out: Path, catalogue, title: str) -> list[dict]:
+    """Write each made photo (and its ``.jws`` and ``.sm2.json`` when signed), ``report.json`` and
+    the contact sheet into ``out``; every file owner-only. Returns the report rows."""
+    try:
+        mkdir_private(out)
+        rows = []
+        for outcome in conversion.outcomes:
+            name, signed, sm2_name = None, conversion.signed.get(outcome.credential), None
+            if outcome.ok:
+                name = f"{outcome.credential}.{outcome.rendition.extension}"
+                write_private(out / name, signed.data if signed else outcome.rendition.data)
+                if signed:
+                    write_private(out / f"{name}.jws", signed.jws.encode("ascii"))
+                    if signed.sm2:
+                        sm2_name = f"{name}.sm2.json"
+                        write_private(out / sm2_name, signed.sm2)
+            rows.append(report_row(outcome, name, signed, sm2_name))
+        write_private(out / "report.json", json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8"))
+        profiles = {o.credential: catalogue.get(o.credential) for o in conversion.outcomes}
+        write_private(out / "index.html", render_sheet(conversion.outcomes, profiles, rows, title).encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {out}: {exc}", code="output.unwritable") from exc
+    return rows
 
 
 def report_row(outcome, file: str | None, signed=None, sm2_file: str | None = None) -> dict:

@@ -153,6 +153,9 @@ def test_websocket_guides_then_captures_and_accept_writes_signed_files(client, t
     photos = [p for p in folder.iterdir() if p.suffix == ".jpg"]
     assert len(photos) == len(receipt["credentials"]) > 100
     assert all(p.with_name(p.name + ".jws").is_file() for p in photos)
+    # written as `convert --sign` writes it: report, contact sheet, owner-only (portraits)
+    assert (folder / "report.json").is_file() and (folder / "index.html").is_file()
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in folder.iterdir()) and folder.stat().st_mode & 0o777 == 0o700
     assert receipt["station"] == "zs-001" and receipt["signed"]
     print(f"\naccept -> {len(photos)} photos signed and written: {receipt['timing_ms']}")
 

@@ -13,15 +13,13 @@ logged (never the ID number).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import os
 import time
 from pathlib import Path
 
 from ..catalogue import load_catalogue
 from ..convert import convert
-from ..errors import ConfigError, PhotocoreError
+from ..errors import PhotocoreError
 from .config import StationConfig
 
 log = logging.getLogger("photocore.station")
@@ -68,7 +66,7 @@ class Station:
             with open(config.systems, "rb") as fh:
                 for entry in tomllib.load(fh).get("system", []):
                     self.system_names[entry["id"]] = (entry.get("name_zh", entry["id"]), entry.get("name_en", entry["id"]))
-        catalogue = load_catalogue()
+        self.catalogue = catalogue = load_catalogue()
         self.credentials = list(config.credentials or catalogue.credentials)
         self.names = {c: catalogue.get(c).name_zh for c in self.credentials}
 
@@ -92,13 +90,6 @@ class Station:
         if not made:
             raise AcceptError("no credential's photo could be made from this capture: please retake",
                               code="station.not_converted")
-        files: dict[str, bytes] = {}
-        for outcome in made:
-            name = f"{outcome.credential}.{outcome.rendition.extension}"
-            signed = conversion.signed.get(outcome.credential)
-            files[name] = signed.data if signed else outcome.rendition.data
-            if signed:
-                files[name + ".jws"] = signed.jws.encode("ascii")
         receipt = {"station": self.config.station, "operator": self.config.operator,
                    "accepted_at": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
                    "credentials": [{"id": o.credential, "name": self.names.get(o.credential, o.credential)}
@@ -107,6 +98,11 @@ class Station:
                    "signed": bool(conversion.signed)}
         if self.config.library:
             from ..library.publish import PublishError, publish
+            files: dict[str, bytes] = {}
+            for outcome in made:
+                name = f"{outcome.credential}.{outcome.rendition.extension}"
+                signed = conversion.signed[outcome.credential]  # a library needs keys (StationConfig)
+                files[name], files[name + ".jws"] = signed.data, signed.jws.encode("ascii")
             try:
                 answer = publish(files, id_number, self.config.library, self.signer)
             except PublishError as exc:
@@ -114,7 +110,7 @@ class Station:
             receipt.update(capture_id=answer["capture_id"], pickup_code=answer["pickup_code"],
                            library=self.config.library, new=answer.get("new"))
         else:
-            receipt.update(self._write(conversion, made, files))
+            receipt.update(self._write(conversion))
             if self.systems:
                 receipt["outbox"] = self._queue(Path(receipt["folder"]))
         done = time.perf_counter()
@@ -141,25 +137,16 @@ class Station:
                                "queued": counts["queued"], "already_queued": counts["already_queued"]})
         return queued
 
-    def _write(self, conversion, made, files) -> dict:
-        from ..contact_sheet import report_row
+    def _write(self, conversion) -> dict:
+        """The signed folder, as `convert --sign` writes it, named by the id the library would give."""
+        from ..contact_sheet import write_conversion
         from ..library.service import capture_id_of
         if conversion.signed:
             compact = next(iter(conversion.signed.values())).jws.split("~", 1)[0]
-            capture_id = capture_id_of(compact)  # the id the library would give it
+            capture_id = capture_id_of(compact)
         else:
             import uuid
             capture_id = str(uuid.uuid4())
         folder = self.config.out / capture_id
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, data in files.items():
-                tmp = folder / f".{name}.tmp"
-                tmp.write_bytes(data)
-                os.replace(tmp, folder / name)
-            rows = [report_row(o, f"{o.credential}.{o.rendition.extension}" if o.ok else None,
-                               conversion.signed.get(o.credential)) for o in conversion.outcomes]
-            (folder / "report.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write to {folder}: {exc}", code="output.unwritable") from exc
+        write_conversion(conversion, folder, self.catalogue, f"photocore station {self.config.station}: {capture_id}")
         return {"capture_id": capture_id, "folder": str(Path(folder).resolve())}
