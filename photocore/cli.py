@@ -115,7 +115,8 @@ def cmd_convert(args) -> int:
     credentials = _credential_ids(args, default_all=True)
     captured_at = _parse_time(args.captured_at) if args.captured_at else None
     signing = _signing_options(args, captured_at) if args.sign else None
-    conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at, signing=signing)
+    conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at, signing=signing,
+                         deadline=args.deadline)
     out = Path(args.out)
     rows = write_conversion(conversion, out, catalogue, f"photocore: {Path(args.image).name}")
     failed = [r for r in rows if r["status"] != "ok"]
@@ -292,7 +293,7 @@ def cmd_batch(args) -> int:
         load_signer(args.keys)  # a wrong passphrase or empty store fails now, not in every worker
     settings = BatchSettings(out_dir=str(Path(args.out_dir).resolve()), credentials=tuple(credentials),
                              catalogue=args.catalogue, keys=str(Path(args.keys).resolve()) if args.sign else None,
-                             station=args.station)
+                             station=args.station, deadline=args.deadline)
     client = None
     if args.scheduler:
         try:
@@ -599,6 +600,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+DEFAULT_DEADLINE = 60.0
+
+
+def _deadline_option(parser) -> None:
+    parser.add_argument("--deadline", type=_seconds, default=DEFAULT_DEADLINE, metavar="SECONDS",
+                        help=f"most time one capture may take (default {DEFAULT_DEADLINE:g}); past it the "
+                             "capture fails with capture.deadline")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photocore", description="ID-photo checks for every credential.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -615,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--out", required=True, metavar="DIR", type=_path, help="where the photos, report.json and index.html go")
     _credential_options(conv, default_all=True)
     conv.add_argument("--json", action="store_true", help="print report.json's rows")
+    _deadline_option(conv)
     conv.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
     conv.add_argument("--sign", action="store_true", help="sign every photo (writes <photo>.jws)")
     conv.add_argument("--keys", metavar="DIR", type=_path, help="the key store (photocore keys init)")
@@ -700,6 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--keys", metavar="DIR", type=_path)
     batch.add_argument("--station", help="capture station id for signed manifests")
     batch.add_argument("--resume", action="store_true", help="skip captures the journal says are done")
+    _deadline_option(batch)
     batch.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask cluster instead")
     batch.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     batch.set_defaults(run=cmd_batch)
@@ -791,6 +803,8 @@ def build_parser() -> argparse.ArgumentParser:
     station_p.add_argument("--booth", action="store_true", help="self-service: the citizen takes up to --shots "
                                                                 "photos and picks one")
     station_p.add_argument("--shots", type=_count(1, 9), default=3, help="shots a citizen may take in --booth mode")
+    station_p.add_argument("--deadline", type=_seconds, default=30.0, metavar="SECONDS",
+                           help="most time converting one accepted capture may take (default 30)")
     outbox_options(station_p)
     station_p.set_defaults(run=cmd_station)
 

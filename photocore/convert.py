@@ -15,6 +15,7 @@ from datetime import datetime
 from .analysis import analyse
 from .catalogue import load_catalogue
 from .credentials import judge_credentials
+from .deadline import Deadline
 from .decode import decode
 from .judge import FAIL, Result
 from .measures import measure_all
@@ -54,31 +55,41 @@ class Conversion:
 
 
 def convert(source, credentials, *, catalogue: str | None = None, captured_at: datetime | None = None,
-            signing=None) -> Conversion:
+            signing=None, deadline: Deadline | float | None = None) -> Conversion:
     """Check ``source`` against each credential id, render those that pass, and sign them
-    when ``signing`` (a ``photocore.sign.stage.SigningOptions``) is given."""
+    when ``signing`` (a ``photocore.sign.stage.SigningOptions``) is given.
+
+    ``deadline`` (seconds, or a ``Deadline`` already running since the capture arrived) caps
+    the whole conversion: past it, ``DeadlineExceeded`` (``capture.deadline``)."""
     timings = {}
     start = time.perf_counter()
+    if deadline is not None and not isinstance(deadline, Deadline):
+        deadline = Deadline(deadline)
+    check = deadline.check if deadline is not None else (lambda step: None)
     profiles = [load_catalogue(catalogue).get(c) for c in credentials]
-    capture = source if hasattr(source, "analysis") else decode(source)
+    capture = source if hasattr(source, "analysis") else decode(source, deadline=deadline)
     timings["decode"] = time.perf_counter() - start
+    check("decode")
     mark = time.perf_counter()
     analysis = analyse(capture)
     timings["analyse"] = time.perf_counter() - mark
+    check("analysis")
     mark = time.perf_counter()
     measurements = measure_all(analysis)
     results = judge_credentials(measurements, analysis, profiles, captured_at)
     timings["judge"] = time.perf_counter() - mark
+    check("judging")
     passing = [p for p in profiles if results[p.id].compliant]
     reserve = None
     if signing is not None and any(signing.wants_c2pa(p) for p in passing):
         from .sign.stage import c2pa_reserve
         room = c2pa_reserve(signing)
         reserve = lambda profile: room if signing.wants_c2pa(profile) else 0  # noqa: E731
-    renditions = render_all(capture, analysis, passing, timings=timings, reserve=reserve)
+    renditions = render_all(capture, analysis, passing, timings=timings, reserve=reserve, check=check)
     outcomes = [Outcome(p.id, results[p.id], renditions.get(p.id)) for p in profiles]
     signed = {}
     if signing is not None:
+        check("rendering")
         from .sign.stage import sign_outcomes
         mark = time.perf_counter()
         signed = sign_outcomes(outcomes, load_catalogue(catalogue), signing)

@@ -8,6 +8,12 @@ array, and callers want failures they can branch on. So every input is mapped ei
 
 Analysis works on a small copy (JPEGs are decoded at reduced DCT scale, which is fast); the
 full-resolution pixels are decoded only when somebody asks for them.
+
+The work per file is bounded before any pixel is decoded, from the headers: pixels, bytes of
+pixel data the decoder will hold (``max_pixel_bytes``), JPEG scans and pages or frames. A file
+that claims more is refused (``decode.too_large``, ``decode.too_complex``), so no upload can
+cost more than a known time and memory; ``deadline`` lets the caller cap the rest. A file that
+ends before its pixels do is ``decode.truncated``, whatever its container says.
 """
 
 from __future__ import annotations
@@ -17,17 +23,28 @@ import math
 import os
 import struct
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import cv2
 import numpy as np
+import simplejpeg
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
-from .errors import ConfigError, DecodeError
+from .deadline import Deadline
+from .errors import ConfigError, DeadlineExceeded, DecodeError
 
 DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_PIXEL_BYTES = 200_000_000
 ANALYSIS_MAX_SIDE = 1280
+# A progressive JPEG costs one pass over every block per scan; encoders write at most about 20.
+MAX_JPEG_SCANS = 64
+# A capture is one picture; we use the first frame and count at most this many.
+MAX_FRAMES = 64
+# Bytes the decoder holds per pixel beyond the decoded frame: libwebp's animation decoder keeps
+# two RGBA canvases and hands over a third copy (measured: tests/test_hostile_decode.py).
+_WEBP_BYTES_PER_PIXEL = 16
 
 # An allowlist (MPO arrives through the JPEG opener), not "whatever Pillow knows": weakly
 # identified formats (TGA) would accept random bytes, and some plugins (EPS) run programs.
@@ -35,11 +52,13 @@ _FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 _JPEG_LIKE = ("JPEG", "MPO")
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _SRGB = ImageCms.createProfile("sRGB")
-# EXIF orientation -> the transpose that makes the image upright.
-_ORIENT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-           4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-           6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-           8: Image.Transpose.ROTATE_90}
+# EXIF orientation -> the view of the stored pixels that makes the image upright (as Pillow's
+# FLIP_LEFT_RIGHT, ROTATE_180, FLIP_TOP_BOTTOM, TRANSPOSE, ROTATE_270, TRANSVERSE, ROTATE_90).
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+           7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: a.transpose(1, 0, 2)[::-1]}
+# Rows converted at a time: conversions then need a strip's worth of memory, not a picture's.
+_STRIP_PIXELS = 1 << 20
 # IJG (libjpeg) standard luminance quantisation table, natural order, as Pillow reports it.
 _IJG_LUMA = np.array([
     16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
@@ -85,9 +104,9 @@ class Capture:
         if max(self.analysis.shape[:2]) >= wanted:
             return self.analysis
         with self._lock:
-            if wanted not in self._sized:  # size already checked at decode: limit = w * h
-                limit = self.width * self.height
-                self._sized[wanted] = _decode_array(self.data, limit, None if wanted == long_side else wanted)[0]
+            if wanted not in self._sized:  # limits already checked at decode
+                self._sized[wanted] = _decode_array(self.data, _Limits(self.width * self.height, None),
+                                                    None if wanted == long_side else wanted)[0]
             return self._sized[wanted]
 
 
@@ -115,20 +134,33 @@ def from_pixels(rgb, *, analysis_max_side: int = ANALYSIS_MAX_SIDE) -> Capture:
     return capture
 
 
-def decode(source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-           analysis_max_side: int = ANALYSIS_MAX_SIDE) -> Capture:
+@dataclass(frozen=True)
+class _Limits:
+    pixels: int
+    pixel_bytes: int | None  # None: a later decode of an accepted capture, nothing left to verify
+    deadline: Deadline | None = None
+
+    @property
+    def verify(self) -> bool:
+        return self.pixel_bytes is not None
+
+
+def decode(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_pixel_bytes: int = DEFAULT_MAX_PIXEL_BYTES,
+           analysis_max_side: int = ANALYSIS_MAX_SIDE, deadline: Deadline | None = None) -> Capture:
     """Decode ``source`` (bytes, path or binary file object) into a ``Capture``.
 
     Raises DecodeError with code decode.empty / .truncated / .corrupt / .unsupported /
-    .too_large / .unreadable, and ConfigError for bad limits. The pixel limit is checked from
-    the header, before any pixel is decoded, so decompression bombs cost nothing.
+    .too_large / .too_complex / .unreadable, DeadlineExceeded (``capture.deadline``) when
+    ``deadline`` passes, and ConfigError for bad limits. Every limit is checked from the headers,
+    before any pixel is decoded, so decompression bombs cost nothing.
     """
-    for name, value in (("max_pixels", max_pixels), ("analysis_max_side", analysis_max_side)):
+    for name, value in (("max_pixels", max_pixels), ("max_pixel_bytes", max_pixel_bytes),
+                        ("analysis_max_side", analysis_max_side)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}",
                               code="config.invalid")
     data = _read(source)
-    array, info = _decode_array(data, max_pixels, analysis_max_side)
+    array, info = _decode_array(data, _Limits(max_pixels, max_pixel_bytes, deadline), analysis_max_side)
     width, height = info["size"]
     return Capture(format=info["format"], width=width, height=height, analysis=array,
                    analysis_scale=width / array.shape[1], source_mode=info["mode"],
@@ -156,29 +188,24 @@ def _read(source) -> bytes:
     return bytes(data)
 
 
-def _decode_array(data: bytes, max_pixels: int, max_side: int | None):
-    """Open, guard, decode and convert; ``max_side=None`` means full resolution."""
+def _decode_array(data: bytes, limits: _Limits, max_side: int | None):
+    """Guard, open, decode and convert; ``max_side=None`` means full resolution."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # process-global; if someone set it, we cannot tell
         raise ConfigError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; photocore needs it False"
                           " to reject truncated uploads", code="config.invalid")
     try:
-        with Image.open(io.BytesIO(data), formats=_FORMATS) as im:
+        if limits.verify:
+            _guard_before_open(data, limits)
+        with Image.open(_Reader(data, limits.deadline), formats=_FORMATS) as im:
             w, h = im.size
-            if w * h > max_pixels:
+            if w * h > limits.pixels:
                 raise DecodeError(f"image is {w}x{h} = {w * h} pixels, over the limit of "
-                                  f"{max_pixels} pixels", code="decode.too_large")
-            info = {"format": im.format, "mode": im.mode, "frames": 1,
+                                  f"{limits.pixels} pixels", code="decode.too_large")
+            if limits.verify:
+                _guard_pixel_bytes(im, data, limits.pixel_bytes)
+            info = {"format": im.format, "mode": im.mode, "frames": _count_frames(im),
                     "quality": _jpeg_quality(im) if im.format in _JPEG_LIKE else None}
-            try:
-                info["frames"] = int(getattr(im, "n_frames", 1))
-                if im.tell() != 0:
-                    im.seek(0)
-            except Exception:
-                info["frames"] = 1  # later frames are broken; we only use the first
-            if max_side and max(w, h) > max_side and im.format in _JPEG_LIKE:
-                s = max(w, h) / max_side
-                im.draft("RGB", (math.ceil(w / s), math.ceil(h / s)))
-            im.load()
+            icc = im.info.get("icc_profile")
             try:
                 exif = im.getexif()
                 orientation = int(exif.get(0x0112, 1))
@@ -189,22 +216,196 @@ def _decode_array(data: bytes, max_pixels: int, max_side: int | None):
             info["size"] = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
             info["grey"] = (info["mode"] in _GREY_MODES
                             or (im.mode in ("P", "PA") and _grey_palette(im)))
-            rgb = _to_srgb(im, max(im.size) // max_side if max_side else 1)
+            if im.format in _JPEG_LIKE and im.mode in ("RGB", "L"):
+                decoded = _jpeg_pixels(data, im.mode, (w, h), max_side, limits.verify)
+            else:
+                if im.format in _JPEG_LIKE and limits.verify:  # CMYK: Pillow decodes; libjpeg judges completeness (1/8 scale)
+                    _jpeg_pixels(data, "CMYK", (w, h), 1, True)
+                im.load()
+                if im.format == "PNG" and limits.verify and _png_may_be_short(im, data) \
+                        and not _png_rows_complete(data):
+                    raise DecodeError("the PNG's image data ends before its last row",
+                                      code="decode.truncated")
+                decoded = im
+            if limits.deadline is not None:
+                limits.deadline.check("decode")
+            array = _srgb_array(decoded, max(_size(decoded)) // max_side if max_side else 1, icc)
+            del decoded
         if orientation in _ORIENT:
-            rgb = rgb.transpose(_ORIENT[orientation])
-        array = np.asarray(rgb)
+            array = _ORIENT[orientation](array)
         if max_side and max(w, h) > max_side:
             W, H = info["size"]
             s = max(W, H) / max_side
             array = _reduce(array, (max(1, round(W / s)), max(1, round(H / s))))
         array = np.ascontiguousarray(array)
-    except (DecodeError, ConfigError):
+    except (DecodeError, ConfigError, DeadlineExceeded):
         raise
     except Exception as exc:
-        error = _classify(exc, data, max_pixels)
+        error = _classify(exc, data, limits.pixels)
         raise error from error.__cause__
     array.setflags(write=False)
     return array, info
+
+
+class _Reader(io.BytesIO):
+    """The upload as Pillow reads it, chunk by chunk: each read is a point to honour the deadline."""
+
+    def __init__(self, data: bytes, deadline: Deadline | None):
+        super().__init__(data)
+        self._deadline = deadline
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._deadline is not None:
+            self._deadline.check("decode")
+        return super().read(size)
+
+
+def _too_complex(message: str) -> DecodeError:
+    return DecodeError(message, code="decode.too_complex")
+
+
+def _guard_before_open(data: bytes, limits: _Limits) -> None:
+    """What must be refused before Pillow opens the file: a WebP's canvas (its decoder allocates
+    the canvas at open) and a JPEG's scan count (each scan is a pass over every block)."""
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        size = _webp_canvas(data)
+        if size is not None:
+            w, h = size
+            if w * h > limits.pixels:
+                raise DecodeError(f"image is {w}x{h} = {w * h} pixels, over the limit of "
+                                  f"{limits.pixels} pixels", code="decode.too_large")
+            _check_bytes(w * h * _WEBP_BYTES_PER_PIXEL, limits.pixel_bytes, f"a {w}x{h} WebP canvas")
+    elif data.startswith(b"\xff\xd8"):
+        scans = _jpeg_scans(data)
+        if scans > MAX_JPEG_SCANS:
+            raise _too_complex(f"the JPEG has {scans} scans, over the limit of {MAX_JPEG_SCANS} "
+                               "(each scan is another pass over the whole picture)")
+
+
+def _webp_canvas(data: bytes) -> tuple[int, int] | None:
+    """Canvas size from a WebP's first chunk header (VP8X, VP8 or VP8L)."""
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return (int.from_bytes(data[26:28], "little") & 0x3FFF,
+                int.from_bytes(data[28:30], "little") & 0x3FFF)
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _jpeg_scans(data: bytes) -> int:
+    """Start-of-scan markers of the first picture. Inside entropy-coded data a 0xFF byte is always
+    followed by 0x00 or a restart marker, so every FF DA from the first scan to the end marker
+    is a scan header; the segments before it are skipped by their lengths."""
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xDA:
+            end = data.find(b"\xff\xd9", i)
+            return data.count(b"\xff\xda", i, len(data) if end < 0 else end)
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return 0
+
+
+def _check_bytes(needed: int, limit: int, what: str) -> None:
+    if needed > limit:
+        raise DecodeError(f"decoding {what} needs about {needed // 1_000_000} MB of pixel memory, over the "
+                          f"limit of {limit // 1_000_000} MB", code="decode.too_large")
+
+
+_SAMPLES_PER_PIXEL = {"444": 3, "422": 2, "440": 2, "420": 1.5, "411": 1.5, "441": 1.5, "Gray": 1}
+
+
+def _guard_pixel_bytes(im: Image.Image, data: bytes, limit: int) -> None:
+    """Bytes the decoder will hold for the first frame at full resolution (what rendering may
+    ask for): the frame itself, plus a progressive JPEG's whole-picture coefficient buffer."""
+    w, h = im.size
+    mode_bytes = {"1": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2, "I": 4, "F": 4}
+    needed = w * h * mode_bytes.get(im.mode, len(im.getbands()))
+    if im.format == "PNG":  # 16-bit samples are inflated in full before Pillow narrows them
+        depth, colour = data[24], data[25]
+        needed = max(needed, w * h * depth * {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 4) // 8)
+    if im.format in _JPEG_LIKE and im.info.get("progressive"):
+        try:
+            subsampling = simplejpeg.decode_jpeg_header(data)[3]
+        except Exception:
+            subsampling = "444"
+        needed += int(w * h * 2 * _SAMPLES_PER_PIXEL.get(subsampling, len(im.getbands())))
+    _check_bytes(needed, limit, f"this {w}x{h} {im.format} picture")
+
+
+def _count_frames(im: Image.Image) -> int:
+    """Frames or pages in the file, counted up to MAX_FRAMES (only the first is used)."""
+    if im.format == "WEBP":
+        return min(int(im.n_frames), MAX_FRAMES)
+    # GIF: walk the frames' blocks without decoding them, as Pillow's own n_frames does
+    step = (lambda n: im._seek(n, False)) if im.format == "GIF" else im.seek
+    count = 1
+    try:
+        while count < MAX_FRAMES:
+            step(count)
+            count += 1
+    except Exception:  # EOFError at the end; later pages that are broken do not count
+        pass
+    if im.tell() != 0:
+        im.seek(0)
+    return count
+
+
+def _jpeg_pixels(data: bytes, mode: str, size: tuple[int, int], max_side: int | None, strict: bool) -> np.ndarray:
+    """Decode with libjpeg-turbo directly, at a reduced DCT scale when ``max_side`` allows, and
+    listen to its warnings: Pillow's decoder fills data that ends early with grey and says "ok"."""
+    w, h = size
+    scale = max(w, h) / max_side if max_side and max(w, h) > max_side else 1
+    kwargs = {"colorspace": {"L": "GRAY", "RGB": "RGB"}.get(mode, "CMYK"),
+              "min_width": math.ceil(w / scale), "min_height": math.ceil(h / scale)}
+    try:
+        array = simplejpeg.decode_jpeg(data, strict=strict, **kwargs)
+    except ValueError as exc:
+        text = str(exc).lower()
+        if "premature end" in text:
+            raise DecodeError(f"the JPEG's image data ends early ({exc})", code="decode.truncated") from exc
+        if "corrupt jpeg data" not in text:  # fatal, not a warning
+            raise
+        array = simplejpeg.decode_jpeg(data, strict=False, **kwargs)  # a harmless warning
+    return array
+
+
+def _png_may_be_short(im: Image.Image, data: bytes) -> bool:
+    """Rows Pillow never got are left zero: worth counting the data only when the last row is all
+    zero, or when the file is interlaced (its last pass is spread over every other row)."""
+    w, h = im.size
+    return bool(data[28]) or im.crop((0, h - 1, w, h)).getbbox(alpha_only=False) is None
+
+
+def _png_rows_complete(data: bytes) -> bool:
+    """True when the IDAT stream inflates to every row the header promises (Pillow paints rows
+    it never got black and says nothing)."""
+    w, h, depth, colour, interlace = struct.unpack(">IIBBxxB", data[16:29])
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 4)
+    passes = ([(0, 8, 0, 8), (4, 8, 0, 8), (0, 4, 4, 8), (2, 4, 0, 4), (0, 2, 2, 4), (1, 2, 0, 2), (0, 1, 1, 2)]
+              if interlace else [(0, 1, 0, 1)])
+    expected = 0
+    for x0, dx, y0, dy in passes:
+        pw, ph = (w - x0 + dx - 1) // dx, (h - y0 + dy - 1) // dy
+        if pw and ph:
+            expected += ph * (1 + (pw * depth * channels + 7) // 8)
+    inflater, total, i = zlib.decompressobj(), 0, 8
+    while i + 8 <= len(data) and total < expected:
+        length, kind = struct.unpack(">I4s", data[i:i + 8])
+        if kind == b"IDAT":
+            pending = data[i + 8:i + 8 + length]
+            while pending and total < expected:
+                total += len(inflater.decompress(pending, 1 << 20))
+                pending = inflater.unconsumed_tail
+        i += 12 + length
+    return total >= expected
 
 
 def _reduce(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -229,11 +430,35 @@ def _capture_time(exif) -> datetime | None:
         return None
 
 
-def _to_srgb(im: Image.Image, reduce_by: int) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB in sRGB (alpha composited on white, ICC applied)."""
-    icc = im.info.get("icc_profile")
-    if reduce_by >= 2 and im.mode in ("L", "RGB", "RGBA", "CMYK"):
-        im = im.reduce(reduce_by)  # cheap box pre-shrink for non-JPEG analysis copies
+def _size(decoded) -> tuple[int, int]:
+    return decoded.size if isinstance(decoded, Image.Image) else (decoded.shape[1], decoded.shape[0])
+
+
+def _srgb_array(decoded, reduce_by: int, icc: bytes | None) -> np.ndarray:
+    """Any Pillow image or libjpeg array -> HxWx3 uint8 sRGB (alpha composited on white, ICC
+    applied), a strip of rows at a time into one output array; a Pillow image is first reduced
+    by ``reduce_by`` (a cheap box shrink for non-JPEG analysis copies)."""
+    transform = _icc_transform(icc)
+    if isinstance(decoded, np.ndarray):  # libjpeg's RGB or grey, already at a reduced DCT scale
+        if transform is None:
+            return decoded if decoded.shape[2] == 3 else np.repeat(decoded, 3, axis=2)
+        decoded = Image.fromarray(decoded[..., 0] if decoded.shape[2] == 1 else decoded)
+        reduce_by = 1
+    if decoded.mode == "F":  # one scale for every strip: float data is usually 0..1
+        top = decoded.getextrema()[1]
+        decoded = decoded.point(lambda v: v * (255.0 if top <= 1.0 else 1.0))
+    r = reduce_by if reduce_by >= 2 and decoded.mode in ("L", "RGB", "RGBA", "CMYK") else 1
+    w, h = decoded.size
+    out = np.empty((-(-h // r), -(-w // r), 3), np.uint8)
+    rows = max(r, _STRIP_PIXELS // max(w, 1) // r * r)
+    for y in range(0, h, rows):
+        part = decoded.crop((0, y, w, min(h, y + rows)))
+        part = _strip_to_srgb(part.reduce(r) if r > 1 else part, transform)
+        out[y // r:y // r + part.height] = np.asarray(part)
+    return out
+
+
+def _strip_to_srgb(im: Image.Image, transform) -> Image.Image:
     if im.mode.startswith("I") or im.mode == "F":
         im = _to_8bit_grey(im)
     elif im.mode == "1":
@@ -247,21 +472,37 @@ def _to_srgb(im: Image.Image, reduce_by: int) -> Image.Image:
         base = Image.new(colour, im.size, "white")
         base.paste(im.convert(colour), (0, 0), im.getchannel("A"))
         im = base
-    if icc and im.mode in ("RGB", "L", "CMYK"):
+    if transform is not None and im.mode in transform:
         try:
-            im = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _SRGB,
-                                           outputMode="RGB")
+            im = ImageCms.applyTransform(im, transform[im.mode])
         except Exception:
-            pass  # broken or mismatched profile: treat the pixels as sRGB
+            pass  # mismatched profile: treat the pixels as sRGB
     return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _icc_transform(icc: bytes | None) -> dict | None:
+    """Input mode -> transform to sRGB for an embedded profile; None when absent or broken
+    (then the pixels are taken as sRGB)."""
+    if not icc:
+        return None
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except Exception:
+        return None
+    out = {}
+    for mode in ("RGB", "L", "CMYK"):
+        try:
+            out[mode] = ImageCms.buildTransform(profile, _SRGB, mode, "RGB")
+        except Exception:
+            continue  # the profile's colour space is not this mode's
+    return out or None
 
 
 def _to_8bit_grey(im: Image.Image) -> Image.Image:
     """16/32-bit integer and float greyscale -> L by scaling, not clipping, to 0..255."""
     a = np.asarray(im)
-    if im.mode == "F":  # float data is usually 0..1; anything else is taken as 0..255
-        a = np.nan_to_num(a * (255.0 if np.nanmax(a, initial=0) <= 1.0 else 1.0))
-        return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8))
+    if im.mode == "F":  # already scaled to 0..255 (see _srgb_array)
+        return Image.fromarray(np.clip(np.rint(np.nan_to_num(a)), 0, 255).astype(np.uint8))
     a = np.clip(a, 0, 65535).astype(np.uint32)  # mode I is taken as 16-bit data, like PNG's
     return Image.fromarray(((a * 255 + 32767) // 65535).astype(np.uint8))
 

@@ -30,10 +30,17 @@ class DecodeError(PhotocoreError):
     """The input bytes are not an image we can use.
 
     Codes: ``decode.empty``, ``decode.truncated``, ``decode.corrupt``, ``decode.unsupported``,
-    ``decode.too_large``, ``decode.unreadable`` (the file itself could not be read).
+    ``decode.too_large`` (pixels or pixel memory over the limit), ``decode.too_complex`` (more
+    JPEG scans than any encoder writes), ``decode.unreadable`` (the file itself could not be read).
     """
 
     code = "decode.corrupt"
+
+
+class DeadlineExceeded(PhotocoreError):
+    """The capture took longer than the per-capture deadline the operator set."""
+
+    code = "capture.deadline"
 
 
 class AnalysisError(PhotocoreError):

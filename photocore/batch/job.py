@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..annotate import annotate
+from ..deadline import Deadline
 from ..decode import decode
 from ..errors import PhotocoreError
 from ..private_files import mkdir_private, write_private
@@ -33,6 +34,7 @@ class BatchSettings:
     catalogue: str | None = None
     keys: str | None = None  # sign with this key store (the passphrase comes from each worker's env)
     station: str | None = None
+    deadline: float | None = None  # seconds per capture (capture.deadline past it)
 
     def target_dir(self, rel: str) -> Path:
         return Path(self.out_dir) / Path(rel).with_suffix("")
@@ -101,8 +103,10 @@ def _process(path: str, rel: str, settings: BatchSettings) -> dict:
 
     _one_thread_per_worker()
     record = {"capture": rel, "status": "done", "error": None, "rows": [], "thumbnail": None, "messages": {}}
-    capture = decode(path)
-    conversion = convert(capture, settings.credentials, catalogue=settings.catalogue, signing=_signing(settings))
+    deadline = Deadline.optional(settings.deadline)
+    capture = decode(path, deadline=deadline)
+    conversion = convert(capture, settings.credentials, catalogue=settings.catalogue, signing=_signing(settings),
+                         deadline=deadline)
     target = settings.target_dir(rel)
     mkdir_private(target)
     measures = {name: _value(conversion.measurements[name]) for name in MEASURES}

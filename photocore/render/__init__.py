@@ -147,13 +147,16 @@ def _render_one(source: Source, profile, key: str, credentials: tuple[str, ...],
                      reached_target=encoded.reached_target, failures=failures, frame=current)
 
 
-def render_all(capture, analysis, profiles, timings: dict | None = None, reserve=None) -> dict[str, Rendition]:
+def render_all(capture, analysis, profiles, timings: dict | None = None, reserve=None,
+               check=None) -> dict[str, Rendition]:
     """{credential id: rendition} for ``profiles``, each distinct output rendered once.
 
     ``timings``, if given, accumulates seconds spent in "source" (decoding the pixels the
     renders need), "render" (cut, background, colour) and "encode". ``reserve``, if given,
     maps a profile to bytes to keep free under its maximum (for an embedded C2PA manifest).
+    ``check(step)``, if given, is called before each render (a deadline's check).
     """
+    check = check or (lambda step: None)
     timings = {} if timings is None else timings
     reserve = reserve or (lambda profile: 0)
     groups: dict[str, list] = {}
@@ -177,6 +180,7 @@ def render_all(capture, analysis, profiles, timings: dict | None = None, reserve
     timings["source"] = timings.get("source", 0.0) + time.perf_counter() - mark
     out = {}
     for key, members in groups.items():
+        check(f"rendering {members[0].id}")
         rendition = _render_one(source, members[0], key, tuple(m.id for m in members), frames[key],
                                 timings, reserve(members[0]))
         out.update({m.id: rendition for m in members})

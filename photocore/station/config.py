@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..deadline import Deadline
 from ..errors import ConfigError
 
 DEFAULT_PORT = 8401
@@ -31,6 +32,7 @@ class StationConfig:
     outbox_key_file: str | None = None  # else $PHOTOCORE_OUTBOX_KEY, as `photocore push`
     booth: bool = False  # self-service: the citizen takes up to ``shots`` photos and picks one
     shots: int = 3
+    deadline: float = 30.0  # seconds one accepted capture may take to convert (capture.deadline past it)
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -47,6 +49,7 @@ class StationConfig:
                               code="config.invalid")
         if not 1 <= int(self.shots) <= 9:
             raise ConfigError("--shots takes 1 to 9", code="config.invalid")
+        Deadline(self.deadline)  # a ConfigError now, not at the first capture
 
     @classmethod
     def from_args(cls, args) -> "StationConfig":
@@ -56,4 +59,5 @@ class StationConfig:
                    device=os.environ.get("PHOTOCORE_DEVICE"), out=Path(args.out),
                    systems=getattr(args, "systems", None), data_dir=getattr(args, "data_dir", None),
                    database=getattr(args, "database", None), outbox_key_file=getattr(args, "outbox_key_file", None),
-                   booth=bool(getattr(args, "booth", False)), shots=getattr(args, "shots", None) or 3)
+                   booth=bool(getattr(args, "booth", False)), shots=getattr(args, "shots", None) or 3,
+                   deadline=getattr(args, "deadline", None) or 30.0)

@@ -84,7 +84,7 @@ class Station:
         started = time.perf_counter()
         captured_at = dt.datetime.fromtimestamp(pending.taken_at, dt.timezone.utc)
         conversion = convert(pending.capture, self.credentials, captured_at=captured_at,
-                             signing=self.signing(captured_at))
+                             signing=self.signing(captured_at), deadline=self.config.deadline)
         converted = time.perf_counter()
         made = [o for o in conversion.outcomes if o.ok]
         if not made:
