@@ -148,27 +148,37 @@ def _beyond(rule: Rule, value: float) -> float:
     raise AssertionError(rule.kind)
 
 
-def _status(rule: Rule, m: Measurement) -> str:
+# Second limits some rules carry besides the main one: (detail read, comparison, shown as).
+_EXTRA_LIMITS = {"max_dark_share": ("dark_share", "max", "dark share"),
+                 "max_bright_share": ("bright_share", "max", "bright share"),
+                 "min_image_p99": ("image_p99", "min", "brightest 1%"),
+                 "max_chroma": ("chroma", "max", "chroma")}
+
+
+def _assess(rule: Rule, m: Measurement) -> tuple[str, float | None, str]:
+    """(status, value, limit) of the part that decides: a failed verdict shows the value and the
+    limit of what failed (a clipped share, the chroma, a short margin), not the main value."""
+    limit = rule.describe_limit()
     extra = rule.extra or {}
     if rule.kind == "sides":
-        short = [side for side, need in rule.limit.items() if m.details.get(side, 0.0) < need]
-        return FAIL if short or not m.details.get("crown_inside", True) else PASS
+        short = [(m.details.get(side, 0.0), side, need) for side, need in rule.limit.items()
+                 if m.details.get(side, 0.0) < need]
+        if short:
+            value, side, need = min(short, key=lambda s: s[0] - s[2])
+            return FAIL, round(value, 3), f"{side} >= {need:g}"
+        if not m.details.get("crown_inside", True):
+            return FAIL, m.value, "crown inside the frame"
+        return PASS, m.value, limit
     if rule.code == "image.colour" and m.details.get("greyscale"):
-        return FAIL
+        return FAIL, m.value, "a colour photo, not greyscale"
     beyond = _beyond(rule, m.value)
-    if "max_dark_share" in extra and m.details.get("dark_share", 0) > extra["max_dark_share"]:
-        beyond = max(beyond, 1.0)
-    if "max_bright_share" in extra and m.details.get("bright_share", 0) > extra["max_bright_share"]:
-        beyond = max(beyond, 1.0)
-    if "min_image_p99" in extra and m.details.get("image_p99", 1) < extra["min_image_p99"]:
-        beyond = max(beyond, 1.0)
-    if "max_chroma" in extra and m.details.get("chroma", 0) > extra["max_chroma"]:
-        beyond = max(beyond, 1.0)
-    if beyond <= 0:
-        return PASS
-    if beyond <= rule.uncertainty:
-        return NOT_ASSESSED
-    return FAIL
+    if beyond > rule.uncertainty:
+        return FAIL, m.value, limit
+    for key, (detail, kind, label) in _EXTRA_LIMITS.items():
+        bound, seen = extra.get(key), m.details.get(detail)
+        if bound is not None and seen is not None and (seen > bound if kind == "max" else seen < bound):
+            return FAIL, round(float(seen), 3), f"{label} {'<=' if kind == 'max' else '>='} {bound:g}"
+    return (PASS if beyond <= 0 else NOT_ASSESSED), m.value, limit
 
 
 @lru_cache(maxsize=None)
@@ -203,8 +213,9 @@ def _verdict(rule: Rule, m: Measurement) -> Verdict:
         return Verdict(rule.code, FAIL, m.value, limit, text["none_zh"], text["none_en"])
     if not m.assessed:
         return make_verdict(rule.code, NOT_ASSESSED, None, limit, m.reason)
-    status = PASS if rule.policy == "allowed" else _status(rule, m)  # "allowed": report what was seen
-    return make_verdict(rule.code, status, m.value, limit)
+    if rule.policy == "allowed":  # report what was seen
+        return make_verdict(rule.code, PASS, m.value, limit)
+    return make_verdict(rule.code, *_assess(rule, m))
 
 
 def judge(measurements: dict[str, Measurement], profile: Profile, credential: str = "capture",
