@@ -129,6 +129,12 @@ def cmd_convert(args) -> int:
         for row in failed:
             reasons = "; ".join(f"{f['code']} {f['message_zh']} / {f['message_en']}" for f in row["failures"])
             print(f"  FAILED {row['credential']}: {reasons}")
+        by_eye: dict[str, list] = {}
+        for row in rows:
+            for item in row["not_assessed"]:
+                by_eye.setdefault(item["code"], [item, 0])[1] += 1
+        for code, (item, count) in sorted(by_eye.items()):
+            print(f"  CHECK BY EYE ({count} credentials) {code}: {item['message_zh']} / {item['message_en']}")
         print(f"contact sheet: {out / 'index.html'}")
     return EXIT_FAIL if failed else EXIT_OK
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .catalogue.docs import profile_lines
 from .errors import ConfigError
+from .judge import messages
 from .private_files import mkdir_private, write_private
 
 
@@ -56,6 +57,7 @@ def report_row(outcome, file: str | None, signed=None, sm2_file: str | None = No
         "reached_target": bool(r and r.reached_target),
         "render_key": r.render_key if r else None,
         "failures": [f.to_dict() for f in outcome.failures],
+        "not_assessed": outcome.not_assessed,
     }
     if signed is not None:
         row.update(bytes=len(signed.data), signature=f"{file}.jws", c2pa=signed.c2pa, photo_id=signed.manifest["photo_id"],
@@ -71,7 +73,7 @@ h1{font-size:20px}.summary{margin-bottom:16px}
 .card.failed{border:2px solid #c62828}
 .card img{display:block;margin:0 auto 8px;max-width:100%;max-height:260px;border:1px solid #ccc;background:#fff}
 .id{font-family:monospace;font-size:11px;color:#555}.name{font-weight:600;margin:2px 0}
-.fail{color:#c62828;margin:4px 0}details{margin-top:6px;color:#444}details ul{padding-left:16px;margin:4px 0}
+.fail{color:#c62828;margin:4px 0}.eye{color:#7a4f00;background:#fff6e0;margin:4px 0 12px;padding:4px 8px;border-radius:4px}.eye ul{margin:4px 0}details{margin-top:6px;color:#444}details ul{padding-left:16px;margin:4px 0}
 """
 
 
@@ -92,10 +94,35 @@ def render_sheet(outcomes, profiles: dict, rows: list[dict], title: str) -> str:
         for failure in row["failures"]:
             parts.append(f'<div class="fail">{html.escape(failure["code"])}: {html.escape(failure["message_zh"])}'
                          f' / {html.escape(failure["message_en"])}</div>')
+        if row["not_assessed"]:
+            titles = " · ".join(f'<span title="{html.escape(n["code"])}">{html.escape(_title(n["code"]))}</span>'
+                                for n in row["not_assessed"])
+            parts.append(f'<div class="eye">请人工核对 / Check by eye: {titles}</div>')
         rules = "".join(f"<li>{html.escape(line[2:])}</li>" for line in profile_lines(p))
         parts.append(f"<details><summary>rules and sources</summary><ul>{rules}</ul></details></div>")
         cards.append("".join(parts))
     return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f'<div class="summary">{ok} of {len(rows)} credentials produced from {len(keys)} distinct renders.</div>'
-            f'<div class="grid">{"".join(cards)}</div></body></html>\n')
+            f'{_by_eye_summary(rows)}<div class="grid">{"".join(cards)}</div></body></html>\n')
+
+
+def _title(code: str) -> str:
+    text = messages().get(code, {})
+    return f'{text.get("title_zh", code)} / {text.get("title_en", code)}'
+
+
+def _by_eye_summary(rows: list[dict]) -> str:
+    """Each requirement left to the clerk's eye, once, with its full message and how many
+    credentials care about it."""
+    seen: dict[str, list] = {}
+    for row in rows:
+        for item in row["not_assessed"]:
+            seen.setdefault(item["code"], [item, 0])[1] += 1
+    if not seen:
+        return ""
+    items = "".join(f'<li><b>{html.escape(_title(code))}</b> ({count} credentials, '
+                    f'<span class="id">{html.escape(code)}</span>): {html.escape(item["message_zh"])} / '
+                    f'{html.escape(item["message_en"])}</li>' for code, (item, count) in sorted(seen.items()))
+    return f'<div class="eye" id="check-by-eye"><b>请人工核对 / Check by eye</b><ul>{items}</ul></div>'
+

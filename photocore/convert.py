@@ -17,7 +17,7 @@ from .catalogue import load_catalogue
 from .credentials import judge_credentials
 from .deadline import Deadline
 from .decode import decode
-from .judge import FAIL, Result
+from .judge import FAIL, NOT_ASSESSED, Result
 from .measures import measure_all
 from .render import Failure, Rendition, render_all
 
@@ -39,6 +39,12 @@ class Outcome:
         if self.rendition is not None:
             out += list(self.rendition.failures)
         return out
+
+    @property
+    def not_assessed(self) -> list[dict]:
+        """The credential's requirements nobody judged automatically: the clerk checks them by eye."""
+        return [{"code": v.code, "message_zh": v.message_zh, "message_en": v.message_en}
+                for v in self.result.verdicts if v.status == NOT_ASSESSED]
 
 
 @dataclass

@@ -68,8 +68,9 @@ def _thumbnail(analysis, results) -> str:
 def error_record(rel: str, credentials, code: str, message: str) -> dict:
     """The record of a capture that could not be converted at all."""
     return {"capture": rel, "status": "error", "error": {"code": code, "message": message}, "thumbnail": None,
-            "messages": {}, "rows": [{"capture": rel, "credential": c, "status": "error", "codes": [code],
-                                      "file": None} for c in credentials]}
+            "messages": {}, "check_messages": {},
+            "rows": [{"capture": rel, "credential": c, "status": "error", "codes": [code], "file": None,
+                      "not_assessed": []} for c in credentials]}
 
 
 def process(path: str, rel: str, settings: BatchSettings) -> dict:
@@ -102,7 +103,8 @@ def _process(path: str, rel: str, settings: BatchSettings) -> dict:
     from ..convert import convert  # imported here: the parent process never loads the models
 
     _one_thread_per_worker()
-    record = {"capture": rel, "status": "done", "error": None, "rows": [], "thumbnail": None, "messages": {}}
+    record = {"capture": rel, "status": "done", "error": None, "rows": [], "thumbnail": None, "messages": {},
+              "check_messages": {}}
     deadline = Deadline.optional(settings.deadline)
     capture = decode(path, deadline=deadline)
     conversion = convert(capture, settings.credentials, catalogue=settings.catalogue, signing=_signing(settings),
@@ -115,9 +117,12 @@ def _process(path: str, rel: str, settings: BatchSettings) -> dict:
     for outcome in conversion.outcomes:
         signed = conversion.signed.get(outcome.credential)
         row = {"capture": rel, "credential": outcome.credential, "status": "ok" if outcome.ok else "failed",
-               "codes": sorted({f.code for f in outcome.failures}), "file": None, **measures}
+               "codes": sorted({f.code for f in outcome.failures}), "file": None,
+               "not_assessed": sorted({n["code"] for n in outcome.not_assessed}), **measures}
         for failure in outcome.failures:
             record["messages"].setdefault(failure.code, [failure.message_zh, failure.message_en])
+        for item in outcome.not_assessed:
+            record["check_messages"].setdefault(item["code"], [item["message_zh"], item["message_en"]])
         if outcome.ok:
             data = signed.data if signed else outcome.rendition.data
             name = target / f"{outcome.credential}.{outcome.rendition.extension}"

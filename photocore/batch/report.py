@@ -1,6 +1,7 @@
 """The batch reports: report.csv and report.json (one row per capture and credential) and
-report.html for people: counts per credential and per failure reason, and a grid of the failed
-captures with their annotated thumbnails and the reasons in Chinese and English. The HTML is
+report.html for people: counts per credential, per failure reason and per requirement to check
+by eye (not assessed), and a grid of the failed captures with their annotated thumbnails and
+the reasons in Chinese and English. The HTML is
 one self-contained file (thumbnails inline) that opens offline.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from ..private_files import open_private, write_private
 from .job import MEASURES
 
-COLUMNS = ["capture", "credential", "status", "codes", "file", *MEASURES]
+COLUMNS = ["capture", "credential", "status", "codes", "not_assessed", "file", *MEASURES]
 
 
 def write_reports(out_dir, records: list[dict]) -> dict:
@@ -25,7 +26,8 @@ def write_reports(out_dir, records: list[dict]) -> dict:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "codes": ";".join(row["codes"])})
+            writer.writerow({**row, "codes": ";".join(row["codes"]),
+                             "not_assessed": ";".join(row.get("not_assessed", []))})
     write_private(out / "report.json", json.dumps(rows, ensure_ascii=False, indent=1).encode("utf-8"))
     summary = {
         "captures": len(records),
@@ -44,9 +46,12 @@ def _html(records, rows, summary) -> str:
         counts = per_credential.setdefault(row["credential"], Counter())
         counts[row["status"]] += 1
     reasons = Counter(code for row in rows for code in row["codes"])
-    messages = {}
+    by_eye = Counter(code for record in records for code in {c for row in record["rows"]
+                                                               for c in row.get("not_assessed", [])})
+    messages, check_messages = {}, {}
     for record in records:
         messages.update(record.get("messages", {}))
+        check_messages.update(record.get("check_messages", {}))
         if record["error"]:
             messages.setdefault(record["error"]["code"], [record["error"]["message"]] * 2)
     esc = html.escape
@@ -69,6 +74,11 @@ def _html(records, rows, summary) -> str:
                  "<th>说明</th><th>meaning</th></tr>")
     for code, n in reasons.most_common():
         zh, en = messages.get(code, ["", ""])
+        parts.append(f"<tr><td class='code'>{esc(code)}</td><td>{n}</td><td>{esc(zh)}</td><td>{esc(en)}</td></tr>")
+    parts.append("</table><h2>请人工核对 / Check by eye (not assessed automatically)</h2><table id='check-by-eye'>"
+                 "<tr><th>code</th><th>captures</th><th>说明</th><th>meaning</th></tr>")
+    for code, n in sorted(by_eye.items()):
+        zh, en = check_messages.get(code, ["", ""])
         parts.append(f"<tr><td class='code'>{esc(code)}</td><td>{n}</td><td>{esc(zh)}</td><td>{esc(en)}</td></tr>")
     parts.append("</table><h2>Failed captures</h2><div class='grid' id='failed'>")
     for record in records:
