@@ -26,7 +26,8 @@ class CheckReport:
 
     def to_dict(self, file: str | None = None) -> dict:
         out = {"file": file} if file is not None else {}
-        out.update({"faces": self.faces, "results": [r.to_dict() for r in self.results]})
+        out.update({"faces": self.faces, "turned_degrees": 90 * self.analysis.quarter_turns,
+                    "results": [r.to_dict() for r in self.results]})
         return out
 
 

@@ -27,6 +27,9 @@ def _format_value(value) -> str:
 
 def _print_human(path: str, report) -> None:
     print(f"{path}: {report.faces} face(s)")
+    if report.analysis.quarter_turns:
+        print(f"  turned {90 * report.analysis.quarter_turns} degrees counter-clockwise: the capture was on its "
+              "side or upside down")
     for result in report.results:
         verdict = "compliant" if result.compliant else "NOT compliant"
         print(f"  [{result.credential}] {verdict}")
@@ -126,6 +129,9 @@ def cmd_convert(args) -> int:
         print(f"{args.image}: {len(rows) - len(failed)} of {len(rows)} credential photos written to {out}/ "
               f"from {conversion.distinct_renders} distinct renders "
               f"({conversion.timings['total'] * 1000:.0f} ms)")
+        if conversion.turned_degrees:
+            print(f"  TURNED: the capture was on its side or upside down; turned {conversion.turned_degrees} degrees "
+                  "counter-clockwise to make it upright")
         for row in failed:
             reasons = "; ".join(f"{f['code']} {f['message_zh']} / {f['message_en']}" for f in row["failures"])
             print(f"  FAILED {row['credential']}: {reasons}")

@@ -34,7 +34,7 @@ def write_conversion(conversion, out: Path, catalogue, title: str) -> list[dict]
                     if signed.sm2:
                         sm2_name = f"{name}.sm2.json"
                         write_private(out / sm2_name, signed.sm2)
-            rows.append(report_row(outcome, name, signed, sm2_name))
+            rows.append({**report_row(outcome, name, signed, sm2_name), "turned_degrees": conversion.turned_degrees})
         write_private(out / "report.json", json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8"))
         profiles = {o.credential: catalogue.get(o.credential) for o in conversion.outcomes}
         write_private(out / "index.html", render_sheet(conversion.outcomes, profiles, rows, title).encode("utf-8"))

@@ -56,6 +56,11 @@ class Conversion:
     measurements: dict = field(default_factory=dict)  # measure name -> Measurement
 
     @property
+    def turned_degrees(self) -> int:
+        """How far the capture was turned (counter-clockwise) because it was on its side or upside down."""
+        return 90 * self.analysis.quarter_turns
+
+    @property
     def distinct_renders(self) -> int:
         return len({o.rendition.render_key for o in self.outcomes if o.rendition is not None})
 
@@ -78,6 +83,7 @@ def convert(source, credentials, *, catalogue: str | None = None, captured_at: d
     check("decode")
     mark = time.perf_counter()
     analysis = analyse(capture)
+    capture = capture.turned(analysis.quarter_turns)  # a capture on its side is rendered upright
     timings["analyse"] = time.perf_counter() - mark
     check("analysis")
     mark = time.perf_counter()

@@ -89,6 +89,7 @@ class Capture:
     frames: int
     data: bytes = field(repr=False)
     captured_at: datetime | None = None  # EXIF DateTimeOriginal (camera local time), if present
+    turns: int = 0  # quarter turns counter-clockwise applied after decoding (see ``turned``)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _sized: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -105,9 +106,33 @@ class Capture:
             return self.analysis
         with self._lock:
             if wanted not in self._sized:  # limits already checked at decode
-                self._sized[wanted] = _decode_array(self.data, _Limits(self.width * self.height, None),
-                                                    None if wanted == long_side else wanted)[0]
+                self._sized[wanted] = _turn(_decode_array(self.data, _Limits(self.width * self.height, None),
+                                                          None if wanted == long_side else wanted)[0], self.turns)
             return self._sized[wanted]
+
+    def turned(self, turns: int) -> "Capture":
+        """This capture turned by ``turns`` quarter turns counter-clockwise: a capture taken on
+        its side or upside down, with no EXIF orientation to say so (analysis finds out)."""
+        turns %= 4
+        if not turns:
+            return self
+        odd = turns % 2
+        out = Capture(format=self.format, width=self.height if odd else self.width,
+                      height=self.width if odd else self.height, analysis=_turn(self.analysis, turns),
+                      analysis_scale=self.analysis_scale, source_mode=self.source_mode,
+                      greyscale_source=self.greyscale_source, jpeg_quality=self.jpeg_quality, frames=self.frames,
+                      data=self.data, captured_at=self.captured_at, turns=(self.turns + turns) % 4)
+        with self._lock:
+            out._sized.update({side: _turn(array, turns) for side, array in self._sized.items()})
+        return out
+
+
+def _turn(array: np.ndarray, turns: int) -> np.ndarray:
+    if not turns % 4:
+        return array
+    out = np.ascontiguousarray(np.rot90(array, turns))
+    out.setflags(write=False)
+    return out
 
 
 def from_pixels(rgb, *, analysis_max_side: int = ANALYSIS_MAX_SIDE) -> Capture:
