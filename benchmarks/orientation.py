@@ -1,8 +1,8 @@
 """Orientation without EXIF, over ../shared/faces: each portrait as it is and turned 90, 180 and
 270 degrees. Reports how often an upright portrait is turned (must be 0) and how often a turned
 one is put upright, and, for the upside-down margin, a leave-one-person-out check: the margin a
-fold would choose from the other people (their largest half-turned-over-upright score difference
-plus 0.05) against the held-out person's portraits.
+fold would choose from the other people (their largest half-turned-over-upright score difference,
+never below 0 since a tie must not turn a picture, plus 0.05) against the held-out person's portraits.
 
     .venv/bin/python benchmarks/orientation.py [--faces ../shared/faces]
 """
@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 import photocore
-from photocore.analysis import UPSIDE_DOWN_MARGIN, _best_score, shrink, SMALL_SIDE
+from photocore.analysis import UPSIDE_DOWN_MARGIN, upright_scores
 
 
 def person(file: str) -> str:
@@ -46,9 +46,8 @@ def main() -> int:
             analysis = photocore.analyse(photocore.decode(buf.getvalue()))
             outcome[k][(k + analysis.quarter_turns) % 4 == 0] += 1
             if k == 0:
-                small = shrink(photocore.decode(buf.getvalue()).analysis, SMALL_SIDE)
-                as_is = max((f.score for f in analysis.faces), default=0.0)
-                differences[row["file"]] = _best_score(np.ascontiguousarray(small[::-1, ::-1])) - as_is
+                scores = upright_scores(analysis.small)
+                differences[row["file"]] = scores[2] - scores[0]
     print(f"{len(rows)} portraits; a turned portrait counts as put upright when analyse turned it back")
     for k in (0, 1, 2, 3):
         c = outcome[k]
@@ -60,7 +59,7 @@ def main() -> int:
     wrong = missed = total = 0
     for held, ds in by_person.items():
         others = [d for p, values in by_person.items() if p != held for d in values]
-        margin = max(others) + 0.05
+        margin = max(0.0, max(others)) + 0.05
         wrong += sum(d > margin for d in ds)  # an upright held-out portrait would be turned
         missed += sum(-d <= margin for d in ds)  # its half-turned copy would not be
         total += len(ds)

@@ -3,7 +3,9 @@
 The background is what the person mask leaves out, eroded away from the person's outline so
 that hair and shoulders do not count. Everything is measured on ``Analysis.small`` (long side
 384 px, the image the segmenter saw) so that values do not depend on the capture's resolution.
-- ``background_uniformity``: mean Sobel gradient magnitude of the luminance (OFIQ 0x42).
+- ``background_uniformity``: mean Sobel gradient magnitude of the luminance (OFIQ 0x42), beyond
+  the reach of loose hair: the segmenter leaves flyaway strands and thin ponytails out of the
+  person, and in front of a plain wall they are the only edges there are.
 - ``background_shadow``: how much darker the background is right beside the head than
   further out, as a share (0.2 = 20 % darker), which is where a shadow of the head falls.
 - ``background_colour``: CIELAB lightness L* (0-100) and chroma of the background.
@@ -17,6 +19,9 @@ from ..analysis import linear_luminance
 from .base import Measurement, clamp_score, histogram_median, not_assessed, register, sigmoid
 
 MIN_BACKGROUND_SHARE = 0.03
+# How far loose hair strays beyond the person mask, in face widths: on the London studio
+# portraits the largest plain-wall gradient stops falling once this band is left out.
+HAIR_REACH = 0.2
 
 
 def _work(analysis):
@@ -45,9 +50,18 @@ def _too_little(name, unit, background):
     return None
 
 
+def _beyond_hair(analysis, background, person, factor):
+    """``background`` without the band around the person that loose hair reaches."""
+    if not analysis.has_face:
+        return background
+    distance = cv2.distanceTransform((~person).view(np.uint8), cv2.DIST_L2, 3)
+    return background & (distance > HAIR_REACH * analysis.face_width * factor)
+
+
 @register("background_uniformity")
 def background_uniformity(analysis) -> Measurement:
-    _, lum, background, _, _ = _work(analysis)
+    _, lum, background, person, factor = _work(analysis)
+    background = _beyond_hair(analysis, background, person, factor)
     missing = _too_little("background_uniformity", "gradient", background)
     if missing:
         return missing

@@ -1,39 +1,57 @@
-"""Neutral expression: how far the mouth is drawn into a smile, from mesh geometry.
+"""Neutral expression: the probability, in percent, that the face is smiling.
 
-Native value: a smile index in standard units, the sum of two z-scores measured against the
-51 neutral faces of the London set (median and spread of each feature):
-- mouth width over outer-eye-corner distance (neutral median 0.55, spread 0.04);
-- lift of the mouth corners above the lips' mid-line, over eye-to-chin length T
-  (neutral median 0.005, spread 0.03).
-0 is a typical neutral face; a broad smile scores 5 or more. Closed-mouth half smiles overlap
-with neutral faces in geometry, which limits detection (see benchmarks/accuracy.py).
+Why a fitted model: two mouth measurements against neutral faces cannot tell a closed-mouth
+smile from a mouth that turns up by nature (they found about 57% of the London set's
+smiles). The model weighs the mesh's geometry of the mouth, cheeks and lower lids and the
+teeth seen between the lips (``smile_features.py``) in a logistic regression whose
+coefficients ship as data, ``smile_model.json``, with their provenance;
+``benchmarks/fit_smile.py`` refits them, validated leave one person out. The probability
+assumes a smile and a neutral face equally likely beforehand: above 50% a smile is the
+likelier reading. The capture profile fails the face above the threshold that fit found
+(no neutral face above it) and asks for a check by eye in between.
 """
 
+import json
 import math
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
-from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, sigmoid
+from ..errors import AnalysisError
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .smile_features import FEATURES, features
 
-WIDTH_MEDIAN, WIDTH_SPREAD = 0.55, 0.04
-LIFT_MEDIAN, LIFT_SPREAD = 0.005, 0.03
+OUTSIDE = "the mouth and cheeks are outside the image, so the expression cannot be judged"
+
+
+@lru_cache(maxsize=1)
+def model() -> dict:
+    """The shipped coefficients, checked against the features this version computes."""
+    try:
+        data = json.loads(resources.files(__package__).joinpath("smile_model.json").read_text(encoding="utf-8"))
+        coefficients = [[float(data["features"][name][key]) for key in ("weight", "scale", "mean")]
+                        for name in FEATURES]
+        intercept = float(data["intercept"])
+        matches = tuple(data["features"]) == FEATURES
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AnalysisError(f"cannot load the smile model: {exc}", code="analysis.models") from exc
+    if not matches:
+        raise AnalysisError("the smile model does not match the smile features; refit it with "
+                            "benchmarks/fit_smile.py", code="analysis.models")
+    weight, scale, mean = np.array(coefficients).T
+    return {"weights": weight / scale, "offset": intercept - float(weight / scale @ mean)}
 
 
 @register("smile")
 def smile(analysis) -> Measurement:
     if not analysis.has_face:
-        return not_assessed("smile", "z", NO_FACE)
-    p = analysis.landmarks[:, :2]
-    across = p[L.LEFT_EYE_OUTER] - p[L.RIGHT_EYE_OUTER]
-    angle = -math.atan2(across[1], across[0])
-    c, s = math.cos(angle), math.sin(angle)
-    q = p @ np.array([[c, -s], [s, c]]).T  # eye line made level
-    eye_span = float(np.linalg.norm(across))
-    width = float(np.linalg.norm(q[L.MOUTH_LEFT] - q[L.MOUTH_RIGHT])) / max(eye_span, 1e-6)
-    mid_line = (q[L.UPPER_LIP_OUTER, 1] + q[L.LOWER_LIP_OUTER, 1]) / 2
-    corners = (q[L.MOUTH_LEFT, 1] + q[L.MOUTH_RIGHT, 1]) / 2
-    lift = float(mid_line - corners) / max(analysis.eye_to_chin, 1e-6)
-    index = (width - WIDTH_MEDIAN) / WIDTH_SPREAD + (lift - LIFT_MEDIAN) / LIFT_SPREAD
-    return Measurement("smile", round(index, 2), clamp_score(100 * (1 - sigmoid(index, 3.0, 1.0))), "z",
-                       details={"mouth_width": round(width, 3), "corner_lift": round(lift, 3)})
+        return not_assessed("smile", "%", NO_FACE)
+    found = features(analysis)
+    if found is None:
+        return not_assessed("smile", "%", OUTSIDE)
+    m = model()
+    logit = m["offset"] + float(m["weights"] @ np.array([found[name] for name in FEATURES]))
+    percent = 100 / (1 + math.exp(-max(-700.0, min(700.0, logit))))
+    return Measurement("smile", round(percent, 1), clamp_score(100 - percent), "%",
+                       details={name: round(value, 3) for name, value in found.items()})

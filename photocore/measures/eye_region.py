@@ -1,12 +1,17 @@
 """What is in front of the eyes: visibility, tinted lenses, glare and spectacle frames.
 
-All four read the same eye regions, compared with the person's own cheek skin so that skin
-tone and exposure cancel out:
-- ``eye_visibility``: contrast of the sclera against the iris, over the cheeks' brightness
-  (sunglasses, mirrored lenses and hair over the eyes flatten it).
-- ``lens_darkness``: brightness of the spectacle-lens area around each eye over the cheeks'.
-- ``lens_glare``: share of near-white pixels in the lens areas, outside the iris (where a
-  small catch-light is normal).
+A dark lens and a shadow both darken the eyes; they differ in what else they darken. A lens
+covers the eye region only, so the eye region is compared with skin no lens covers: the cheeks
+and the ridge of the nose at eye level, whichever is darker, so that a shadow over the upper
+face (a hat brim, light from above) darkens the reference with the eyes.
+- ``eye_visibility``: a real eye at the iris landmarks: a dark iris between brighter sclera on
+  both sides. The smaller of the two steps, over the reference. Mirrored lenses show the scene
+  rather than that structure, dark lenses show it faintly, hair over the eye hides it.
+- ``lens_darkness``: the bright part (75th percentile) of the spectacle-lens area around each
+  eye, over the reference: the skin and sclera behind a tinted lens are darker. Brows, lashes
+  and frames are dark with or without a tint and stay below that percentile.
+- ``lens_glare``: share of near-white pixels in the lens areas outside the iris (where a small
+  catch-light is normal), where spectacles are seen: a shiny forehead is no lens glare.
 - ``glasses_frame``: horizontal-edge energy on the nose bridge between the eyes over that on
   the forehead: a spectacle bridge is a strong horizontal edge, bare skin is not.
 """
@@ -17,21 +22,41 @@ import numpy as np
 from ..analysis import landmarks as L
 from .base import NO_FACE, Measurement, clamp_score, median, not_assessed, percentile, register
 
+NOSE_RIDGE = (6, 195)  # mesh points on the ridge of the nose, from eye level to mid-nose
+# A bridge edge this many times the forehead's is a spectacle frame. Equal to the limit of
+# glasses.present in profiles/capture.toml, so glare is judged exactly where glasses are reported.
+FRAME_SEEN = 2.0
 
-def _cheek_level(analysis) -> float:
-    """Median grey of the two cheek patches, averaged; read once per analysis."""
-    key = "_cheek_level"
-    if key in analysis.__dict__:
-        return analysis.__dict__[key]
-    half = max(2, int(0.15 * analysis.inter_eye))
-    values = []
+
+def _cached(analysis, key, compute):
+    """``compute(analysis)``, once per analysis: several measures read the same numbers."""
+    if key not in analysis.__dict__:
+        analysis.__dict__[key] = compute(analysis)
+    return analysis.__dict__[key]
+
+
+def _reference(analysis) -> float:
+    """Grey level of skin no lens covers: the darker of the cheeks (averaged) and the nose ridge."""
+    ied = analysis.inter_eye
+    half = max(2, int(0.15 * ied))
+    cheeks = []
     for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
         x, y = analysis.point(idx).astype(int)
-        patch = analysis.grey_at(slice(max(0, y - half), max(0, y + half + 1)), slice(max(0, x - half), max(0, x + half + 1)))
+        patch = analysis.grey_at(slice(max(0, y - half), max(0, y + half + 1)),
+                                 slice(max(0, x - half), max(0, x + half + 1)))
         if patch.size:
-            values.append(median(patch))
-    level = analysis.__dict__[key] = max(np.mean(values) if values else 0.0, 1.0)
-    return level
+            cheeks.append(median(patch))
+    top, bottom = analysis.point(NOSE_RIDGE[0]), analysis.point(NOSE_RIDGE[1])
+    reach = max(1, int(0.05 * ied))
+    x0, x1 = int(min(top[0], bottom[0])) - reach, int(max(top[0], bottom[0])) + reach + 1
+    ridge = analysis.grey_at(slice(max(0, int(top[1])), max(0, int(bottom[1]) + 1)), slice(max(0, x0), max(0, x1)))
+    levels = ([float(np.mean(cheeks))] if cheeks else []) + ([median(ridge)] if ridge.size else [])
+    return max(min(levels, default=0.0), 1.0)
+
+
+def _iris(analysis, iris) -> tuple[np.ndarray, float]:
+    centre = analysis.point(iris[0])
+    return centre, max(np.linalg.norm(analysis.point(i) - centre) for i in iris[1:])
 
 
 def _lens_boxes(analysis):
@@ -49,50 +74,64 @@ def _lens_boxes(analysis):
     return boxes
 
 
+def _eye_step(analysis, contour, iris, corners) -> float | None:
+    """Grey-level step from the iris up to the sclera, the smaller of the two sides of the iris
+    along the eye; None when the opening shows too little of the iris or of either side."""
+    outline = analysis.landmarks[contour, :2]
+    x, y, w, h = cv2.boundingRect(outline.astype(np.int32))
+    x, y = max(0, x), max(0, y)
+    roi = analysis.grey_at(slice(y, y + h), slice(x, x + w))
+    if roi.size < 16:
+        return None
+    opening = np.zeros(roi.shape, np.uint8)
+    cv2.fillPoly(opening, [(outline - (x, y)).astype(np.int32)], 255)
+    inside = opening > 0
+    centre, radius = _iris(analysis, iris)
+    axis = analysis.point(corners[0]) - analysis.point(corners[1])
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-6)
+    rows = np.arange(roi.shape[0])[:, None] + (y - centre[1])  # offsets from the iris centre
+    cols = np.arange(roi.shape[1])[None, :] + (x - centre[0])
+    along = cols * axis[0] + rows * axis[1]
+    disc = roi[inside & (cols * cols + rows * rows <= (0.8 * radius) ** 2)]
+    outer, inner = roi[inside & (along > radius)], roi[inside & (along < -radius)]
+    if disc.size < 4 or outer.size < 2 or inner.size < 2:
+        return None
+    return min(percentile(outer, 90), percentile(inner, 90)) - percentile(disc, 25)
+
+
 @register("eye_visibility")
 def eye_visibility(analysis) -> Measurement:
-    """Contrast between the sclera and the iris, over the cheeks' brightness.
+    """The weaker eye's iris-to-sclera step over the brightness of uncovered skin.
 
-    A visible open eye shows a dark iris in a bright sclera; behind dark or mirrored lenses,
-    or under hair, the eye opening reads as one flat tone and the contrast falls towards 0.
+    An open eye shows a dark iris with bright sclera on both sides; behind a mirrored lens the
+    pixels at the iris landmarks are the scene's, behind a dark lens the step shrinks with the
+    light the lens lets through, under hair it vanishes.
     """
     if not analysis.has_face:
         return not_assessed("eye_visibility", "ratio", NO_FACE)
-    contrasts = []
-    for contour, iris in ((L.RIGHT_EYE_CONTOUR, L.RIGHT_IRIS), (L.LEFT_EYE_CONTOUR, L.LEFT_IRIS)):
-        outline = analysis.landmarks[contour, :2].astype(np.int32)
-        x, y, w, h = cv2.boundingRect(outline)
-        x, y = max(0, x), max(0, y)
-        roi = analysis.grey_at(slice(y, y + h), slice(x, x + w))
-        if roi.size < 16:
-            continue
-        eye = np.zeros(roi.shape, np.uint8)
-        cv2.fillPoly(eye, [outline - (x, y)], 255)
-        centre = analysis.point(iris[0])
-        radius = max(np.linalg.norm(analysis.point(i) - centre) for i in iris[1:])
-        iris_disc = np.zeros(roi.shape, np.uint8)
-        cv2.circle(iris_disc, (int(centre[0] - x), int(centre[1] - y)), max(1, int(radius)), 255, -1)
-        sclera = (eye > 0) & (cv2.dilate(iris_disc, np.ones((3, 3), np.uint8)) == 0)
-        iris_px = roi[(iris_disc > 0) & (eye > 0)]
-        if sclera.sum() < 4 or iris_px.size < 4:
-            continue
-        contrasts.append(percentile(roi[sclera], 75) - percentile(iris_px, 25))
-    if not contrasts:
-        return not_assessed("eye_visibility", "ratio", "the eye openings are too small to read")
-    value = min(contrasts) / _cheek_level(analysis)
+    steps = [_eye_step(analysis, L.RIGHT_EYE_CONTOUR, L.RIGHT_IRIS, (L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER)),
+             _eye_step(analysis, L.LEFT_EYE_CONTOUR, L.LEFT_IRIS, (L.LEFT_EYE_OUTER, L.LEFT_EYE_INNER))]
+    seen = [s for s in steps if s is not None]
+    if not seen:
+        return not_assessed("eye_visibility", "ratio", "neither eye shows its iris with sclera on both sides "
+                                                       "(a turned head, or eyes too small to read)")
+    reference = _cached(analysis, "_uncovered_skin", _reference)
+    value = min(seen) / reference
     return Measurement("eye_visibility", round(value, 3), clamp_score(100 * min(1.0, max(0.0, value) / 0.4)),
-                       "ratio", details={"right": round(contrasts[0], 1), "left": round(contrasts[-1], 1)})
+                       "ratio", details={"right": None if steps[0] is None else round(steps[0], 1),
+                                         "left": None if steps[1] is None else round(steps[1], 1),
+                                         "reference": round(reference, 1)})
 
 
 @register("lens_darkness")
 def lens_darkness(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("lens_darkness", "ratio", NO_FACE)
-    means = [float(np.mean(analysis.grey_at(slice(y0, y1), slice(x0, x1))))
-             for x0, y0, x1, y1 in _lens_boxes(analysis) if x1 > x0 and y1 > y0]
-    if not means:
+    levels = [percentile(analysis.grey_at(slice(y0, y1), slice(x0, x1)), 75)
+              for x0, y0, x1, y1 in _lens_boxes(analysis) if x1 > x0 and y1 > y0]
+    if not levels:
         return not_assessed("lens_darkness", "ratio", "the eyes are outside the image")
-    value = min(means) / _cheek_level(analysis)
+    value = min(levels) / _cached(analysis, "_uncovered_skin", _reference)
     return Measurement("lens_darkness", round(value, 3), clamp_score(100 * min(1.0, value / 0.8)), "ratio")
 
 
@@ -100,6 +139,9 @@ def lens_darkness(analysis) -> Measurement:
 def lens_glare(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("lens_glare", "share", NO_FACE)
+    frame = _cached(analysis, "_frame_ratio", _frame_ratio)
+    if frame is not None and frame <= FRAME_SEEN:  # no spectacles, so no lenses to reflect
+        return Measurement("lens_glare", 0.0, 100, "share", details={"frame": round(frame, 2)})
     boxes = [b for b in _lens_boxes(analysis) if b[2] > b[0] and b[3] > b[1]]
     if not boxes:
         return not_assessed("lens_glare", "share", "the eyes are outside the image")
@@ -110,20 +152,19 @@ def lens_glare(analysis) -> Measurement:
     for x0, y0, x1, y1 in boxes:
         keep[y0 - top:y1 - top, x0 - left:x1 - left] = 255
     for iris in (L.RIGHT_IRIS, L.LEFT_IRIS):
-        centre = analysis.point(iris[0])
-        radius = max(np.linalg.norm(analysis.point(i) - centre) for i in iris[1:])
+        centre, radius = _iris(analysis, iris)
         cv2.circle(keep, (int(centre[0]) - left, int(centre[1]) - top), int(radius * 1.3) + 1, 0, -1)
     region = grey[keep > 0]
     if region.size == 0:
         return not_assessed("lens_glare", "share", "the eyes are outside the image")
     value = float(np.mean(region >= 250))
-    return Measurement("lens_glare", round(value, 4), clamp_score(round(1 / (value + 0.01))), "share")
+    return Measurement("lens_glare", round(value, 4), clamp_score(round(1 / (value + 0.01))), "share",
+                       details={"frame": None if frame is None else round(frame, 2)})
 
 
-@register("glasses_frame")
-def glasses_frame(analysis) -> Measurement:
-    if not analysis.has_face:
-        return not_assessed("glasses_frame", "ratio", NO_FACE)
+def _frame_ratio(analysis) -> float | None:
+    """Strongest horizontal edge on the nose bridge over that on the forehead; None when
+    either lies outside the image."""
     height, width = analysis.image.shape[:2]
     ied = analysis.inter_eye
     bridge = analysis.point(L.NOSE_BRIDGE)
@@ -143,6 +184,15 @@ def glasses_frame(analysis) -> Measurement:
     bridge_energy = edge_energy(inner_y - span, inner_y + 0.1 * ied)
     forehead_energy = edge_energy(inner_y - 0.9 * ied, inner_y - 0.9 * ied + span + 0.1 * ied)
     if bridge_energy is None or forehead_energy is None:
+        return None
+    return bridge_energy / max(forehead_energy, 4.0)
+
+
+@register("glasses_frame")
+def glasses_frame(analysis) -> Measurement:
+    if not analysis.has_face:
+        return not_assessed("glasses_frame", "ratio", NO_FACE)
+    value = _cached(analysis, "_frame_ratio", _frame_ratio)
+    if value is None:
         return not_assessed("glasses_frame", "ratio", "the nose bridge or forehead is outside the image")
-    value = bridge_energy / max(forehead_energy, 4.0)
     return Measurement("glasses_frame", round(value, 2), clamp_score(100 - 25 * max(0.0, value - 1)), "ratio")
