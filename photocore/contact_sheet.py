@@ -52,6 +52,8 @@ def report_row(outcome, file: str | None, signed=None, sm2_file: str | None = No
         "width": r.width if r else None,
         "height": r.height if r else None,
         "dpi": r.dpi if r else None,
+        "width_mm": round(r.width / r.dpi * 25.4, 1) if r and r.dpi else None,
+        "height_mm": round(r.height / r.dpi * 25.4, 1) if r and r.dpi else None,
         "bytes": r.bytes if r and r.data else None,
         "quality": r.quality if r else None,
         "reached_target": bool(r and r.reached_target),
@@ -89,7 +91,8 @@ def render_sheet(outcomes, profiles: dict, rows: list[dict], title: str) -> str:
         parts.append(f'<div class="id">{html.escape(p.id)}</div>')
         parts.append(f'<div class="name">{html.escape(p.name_zh)} / {html.escape(p.name_en)}</div>')
         if row["file"]:
-            parts.append(f'<div>{row["width"]}x{row["height"]} px, {row["dpi"] or "-"} dpi, '
+            printed = f', {row["width_mm"]:g}x{row["height_mm"]:g} mm' if row["width_mm"] else ""
+            parts.append(f'<div>{row["width"]}x{row["height"]} px, {row["dpi"] or "-"} dpi{printed}, '
                          f'{row["bytes"] / 1024:.1f} KB, quality {row["quality"] or "-"}</div>')
         for failure in row["failures"]:
             parts.append(f'<div class="fail">{html.escape(failure["code"])}: {html.escape(failure["message_zh"])}'

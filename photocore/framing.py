@@ -239,6 +239,15 @@ def unsatisfiable_reason(profile) -> str | None:
     return reason if solved is None else None
 
 
+def nominal_width(profile) -> int:
+    """The width a ranged profile is made at: the standard's printed size at its DPI (a 30 mm
+    photo at 300 dpi is 354 px, whatever larger file the agency also accepts), else the largest."""
+    w_min, w_max = profile.width
+    if profile.width_mm and profile.dpi:
+        return min(w_max, max(w_min, round(profile.width_mm * profile.dpi / 25.4)))
+    return w_max
+
+
 def solve_frame(profile, face: FaceGeometry) -> Frame:
     """The frame for ``profile`` from this capture's face, with what the capture lacks, if anything.
 
@@ -276,7 +285,7 @@ def _frame(profile, face: FaceGeometry, u: float, top: float, left: float, hair_
     """The output size, scale and crop for a solved framing, and what the capture lacks for it."""
     (w_min, w_max) = profile.width
     crop_width = 1.0 / u
-    width = int(min(max(math.floor(crop_width), w_min), w_max))  # the largest size without upscaling
+    width = int(min(max(math.floor(crop_width), w_min), nominal_width(profile)))  # never upscaled to get there
     if profile.fixed_size:
         height = profile.height[0]
     else:

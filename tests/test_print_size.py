@@ -1,0 +1,40 @@
+"""Physical size (issue 16 item 5): every photo prints at its profile's millimetres, and a
+profile that accepts a range of pixel sizes gets the standard's nominal size by default."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from conftest import NEUTRAL
+from photocore.catalogue import load_catalogue
+
+EXE = str(Path(sys.executable).with_name("photocore"))
+
+
+def test_every_photo_prints_at_its_profiles_size(tmp_path):
+    run = subprocess.run([EXE, "convert", str(NEUTRAL[1]), "--all", "--out", str(tmp_path)], capture_output=True,
+                         text=True)
+    assert run.returncode in (0, 1), run.stderr
+    catalogue = load_catalogue()
+    rows = [r for r in json.loads((tmp_path / "report.json").read_text()) if r["status"] == "ok"]
+    assert len(rows) > 150
+    checked = 0
+    for row in rows:
+        profile = catalogue.get(row["credential"])
+        with Image.open(tmp_path / row["file"]) as im:
+            assert im.size == (row["width"], row["height"])
+            if row["dpi"]:
+                assert round(float(im.info["dpi"][0])) == row["dpi"], row["credential"]
+        if profile.width_mm and row["dpi"]:
+            checked += 1
+            assert abs(row["width_mm"] - profile.width_mm) <= 0.5, (row["credential"], row["width_mm"])
+            assert abs(row["height_mm"] - profile.height_mm) <= 0.5, (row["credential"], row["height_mm"])
+    assert checked > 100
+    passport = next(r for r in rows if r["credential"] == "police.passport")
+    assert (passport["width"], passport["height"], passport["width_mm"], passport["height_mm"]) == (354, 472, 30.0, 40.0)
