@@ -58,6 +58,7 @@ def report_row(outcome, file: str | None, signed=None, sm2_file: str | None = No
         "quality": r.quality if r else None,
         "reached_target": bool(r and r.reached_target),
         "render_key": r.render_key if r else None,
+        "background": r.background if r else None,
         "failures": [f.to_dict() for f in outcome.failures],
         "not_assessed": outcome.not_assessed,
     }
@@ -75,7 +76,7 @@ h1{font-size:20px}.summary{margin-bottom:16px}
 .card.failed{border:2px solid #c62828}
 .card img{display:block;margin:0 auto 8px;max-width:100%;max-height:260px;border:1px solid #ccc;background:#fff}
 .id{font-family:monospace;font-size:11px;color:#555}.name{font-weight:600;margin:2px 0}
-.fail{color:#c62828;margin:4px 0}.eye{color:#7a4f00;background:#fff6e0;margin:4px 0 12px;padding:4px 8px;border-radius:4px}.eye ul{margin:4px 0}details{margin-top:6px;color:#444}details ul{padding-left:16px;margin:4px 0}
+.fail{color:#c62828;margin:4px 0}.swatch{display:inline-block;width:12px;height:12px;border:1px solid #999;vertical-align:middle}.eye{color:#7a4f00;background:#fff6e0;margin:4px 0 12px;padding:4px 8px;border-radius:4px}.eye ul{margin:4px 0}details{margin-top:6px;color:#444}details ul{padding-left:16px;margin:4px 0}
 """
 
 
@@ -92,6 +93,9 @@ def render_sheet(outcomes, profiles: dict, rows: list[dict], title: str) -> str:
         parts.append(f'<div class="name">{html.escape(p.name_zh)} / {html.escape(p.name_en)}</div>')
         if row["file"]:
             printed = f', {row["width_mm"]:g}x{row["height_mm"]:g} mm' if row["width_mm"] else ""
+            if row["background"]:
+                parts.append(f'<div>背景 / background <span class="swatch" style="background:{row["background"]}">'
+                             f'</span> {html.escape(row["background"])}</div>')
             parts.append(f'<div>{row["width"]}x{row["height"]} px, {row["dpi"] or "-"} dpi{printed}, '
                          f'{row["bytes"] / 1024:.1f} KB, quality {row["quality"] or "-"}</div>')
         for failure in row["failures"]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .analysis import analyse
+from .backgrounds import choose
 from .catalogue import load_catalogue
 from .credentials import judge_credentials
 from .deadline import Deadline
@@ -66,18 +67,21 @@ class Conversion:
 
 
 def convert(source, credentials, *, catalogue: str | None = None, captured_at: datetime | None = None,
-            signing=None, deadline: Deadline | float | None = None) -> Conversion:
+            signing=None, deadline: Deadline | float | None = None, background=None) -> Conversion:
     """Check ``source`` against each credential id, render those that pass, and sign them
     when ``signing`` (a ``photocore.sign.stage.SigningOptions``) is given.
 
     ``deadline`` (seconds, or a ``Deadline`` already running since the capture arrived) caps
-    the whole conversion: past it, ``DeadlineExceeded`` (``capture.deadline``)."""
+    the whole conversion: past it, ``DeadlineExceeded`` (``capture.deadline``). ``background``
+    (white, blue, red, grey or #RRGGBB for all, or {credential id: colour}) picks among the
+    colours a credential allows (``photocore.backgrounds.choose``)."""
     timings = {}
     start = time.perf_counter()
     if deadline is not None and not isinstance(deadline, Deadline):
         deadline = Deadline(deadline)
     check = deadline.check if deadline is not None else (lambda step: None)
     profiles = [load_catalogue(catalogue).get(c) for c in credentials]
+    backgrounds = choose(profiles, background)  # a colour no credential allows fails before any work
     capture = source if hasattr(source, "analysis") else decode(source, deadline=deadline)
     timings["decode"] = time.perf_counter() - start
     check("decode")
@@ -97,7 +101,8 @@ def convert(source, credentials, *, catalogue: str | None = None, captured_at: d
         from .sign.stage import c2pa_reserve
         room = c2pa_reserve(signing)
         reserve = lambda profile: room if signing.wants_c2pa(profile) else 0  # noqa: E731
-    renditions = render_all(capture, analysis, passing, timings=timings, reserve=reserve, check=check)
+    renditions = render_all(capture, analysis, passing, timings=timings, reserve=reserve, check=check,
+                            backgrounds=backgrounds)
     outcomes = [Outcome(p.id, results[p.id], renditions.get(p.id)) for p in profiles]
     signed = {}
     if signing is not None:

@@ -47,6 +47,7 @@ class Rendition:
     reached_target: bool
     failures: tuple[Failure, ...] = ()
     frame: Frame | None = None
+    background: str | None = None  # the colour put behind the person; None: the capture's own
 
     @property
     def ok(self) -> bool:
@@ -97,16 +98,16 @@ def _resized(frame: Frame, width: int, profile) -> Frame:
     return replace(frame, width_px=width, height_px=height, scale=width / frame.crop_width)
 
 
-def _pixels(source: Source, profile, frame: Frame) -> tuple[np.ndarray, dict]:
-    """The photo's pixels, made once per (pixel key, width) and shared by outputs that differ
-    only in their file (format, byte window, DPI), with the files already encoded from them."""
-    key = (pixel_key(profile), frame.width_px)
+def _pixels(source: Source, profile, frame: Frame, background: str | None) -> tuple[np.ndarray, dict]:
+    """The photo's pixels, made once per (pixel key, background, width) and shared by outputs
+    that differ only in their file (format, byte window, DPI), with the files already encoded."""
+    key = (pixel_key(profile), background, frame.width_px)
     if key not in source.photos:
         if frame not in source.cuts:  # pixel sets that differ only in colour share their cut
             source.cuts[frame] = cut(source, frame)
         photo = source.cuts[frame]
-        if profile.background_replace:
-            photo = replace_background(photo, source.background_colour, profile.background[0])
+        if background:
+            photo = replace_background(photo, source.background_colour, background)
         else:
             photo = photo_pixels(photo)
         if profile.colour == "grey":
@@ -117,9 +118,9 @@ def _pixels(source: Source, profile, frame: Frame) -> tuple[np.ndarray, dict]:
 
 
 def _render_one(source: Source, profile, key: str, credentials: tuple[str, ...],
-                frame: Frame, timings: dict, reserve: int = 0) -> Rendition:
+                frame: Frame, timings: dict, reserve: int = 0, background: str | None = None) -> Rendition:
     empty = dict(render_key=key, credentials=credentials, data=None, format=profile.formats[0],
-                 dpi=profile.dpi, quality=None, reached_target=False, frame=frame)
+                 dpi=profile.dpi, quality=None, reached_target=False, frame=frame, background=background)
     if not frame.feasible:
         failures = tuple(_failure(s.code.replace("geometry.", "render.", 1), s.detail) for s in frame.shortfalls)
         return Rendition(width=frame.width_px, height=frame.height_px, failures=failures, **empty)
@@ -131,7 +132,7 @@ def _render_one(source: Source, profile, key: str, credentials: tuple[str, ...],
     for width in dict.fromkeys(sizes):
         current = _resized(frame, width, profile) if width != frame.width_px else frame
         mark = time.perf_counter()
-        photo, files = _pixels(source, profile, current)
+        photo, files = _pixels(source, profile, current, background)
         timings["render"] = timings.get("render", 0.0) + time.perf_counter() - mark
         mark = time.perf_counter()
         encoded = encode(photo, profile, source.encode_hint, reserve, files)
@@ -144,25 +145,32 @@ def _render_one(source: Source, profile, key: str, credentials: tuple[str, ...],
         failures = (_failure(encoded.problem, kb),)
     return Rendition(render_key=key, credentials=credentials, data=encoded.data, format=encoded.format,
                      width=current.width_px, height=current.height_px, dpi=profile.dpi, quality=encoded.quality,
-                     reached_target=encoded.reached_target, failures=failures, frame=current)
+                     reached_target=encoded.reached_target, failures=failures, frame=current, background=background)
 
 
 def render_all(capture, analysis, profiles, timings: dict | None = None, reserve=None,
-               check=None) -> dict[str, Rendition]:
+               check=None, backgrounds: dict[str, str] | None = None) -> dict[str, Rendition]:
     """{credential id: rendition} for ``profiles``, each distinct output rendered once.
 
     ``timings``, if given, accumulates seconds spent in "source" (decoding the pixels the
     renders need), "render" (cut, background, colour) and "encode". ``reserve``, if given,
     maps a profile to bytes to keep free under its maximum (for an embedded C2PA manifest).
     ``check(step)``, if given, is called before each render (a deadline's check).
+    ``backgrounds`` ({credential id: colour}, see ``photocore.backgrounds.choose``) overrides the
+    first-listed colour of credentials whose background is replaced.
     """
     check = check or (lambda step: None)
     timings = {} if timings is None else timings
     reserve = reserve or (lambda profile: 0)
+    backgrounds = backgrounds or {}
+    colour = {p.id: backgrounds.get(p.id, p.background[0]) if p.background_replace else None for p in profiles}
     groups: dict[str, list] = {}
     for profile in profiles:
         extra = reserve(profile)
-        groups.setdefault(render_key(profile) + (f"-r{extra}" if extra else ""), []).append(profile)
+        chosen = colour[profile.id]
+        other = chosen if chosen and chosen != profile.background[0] else None
+        groups.setdefault(render_key(profile) + (f"-r{extra}" if extra else "") + (f"-{other}" if other else ""),
+                          []).append(profile)
     if not analysis.has_face:
         out = {}
         for key, members in groups.items():
@@ -182,7 +190,7 @@ def render_all(capture, analysis, profiles, timings: dict | None = None, reserve
     for key, members in groups.items():
         check(f"rendering {members[0].id}")
         rendition = _render_one(source, members[0], key, tuple(m.id for m in members), frames[key],
-                                timings, reserve(members[0]))
+                                timings, reserve(members[0]), colour[members[0].id])
         out.update({m.id: rendition for m in members})
     return out
 
