@@ -36,8 +36,10 @@ from .deadline import Deadline
 from .errors import ConfigError, DeadlineExceeded, DecodeError
 
 DEFAULT_MAX_PIXELS = 50_000_000
-DEFAULT_MAX_PIXEL_BYTES = 200_000_000
+DEFAULT_MAX_PIXEL_BYTES = 160_000_000
 ANALYSIS_MAX_SIDE = 1280
+# Longer than any camera or scanner side a portrait comes from; decoders are slow on such strips.
+MAX_SIDE = 16_384
 # A progressive JPEG costs one pass over every block per scan; encoders write at most about 20.
 MAX_JPEG_SCANS = 64
 # A capture is one picture; we use the first frame and count at most this many.
@@ -223,9 +225,7 @@ def _decode_array(data: bytes, limits: _Limits, max_side: int | None):
             _guard_before_open(data, limits)
         with Image.open(_Reader(data, limits.deadline), formats=_FORMATS) as im:
             w, h = im.size
-            if w * h > limits.pixels:
-                raise DecodeError(f"image is {w}x{h} = {w * h} pixels, over the limit of "
-                                  f"{limits.pixels} pixels", code="decode.too_large")
+            _check_pixels(w, h, limits.pixels)
             if limits.verify:
                 _guard_pixel_bytes(im, data, limits.pixel_bytes)
             info = {"format": im.format, "mode": im.mode, "frames": _count_frames(im),
@@ -296,9 +296,7 @@ def _guard_before_open(data: bytes, limits: _Limits) -> None:
         size = _webp_canvas(data)
         if size is not None:
             w, h = size
-            if w * h > limits.pixels:
-                raise DecodeError(f"image is {w}x{h} = {w * h} pixels, over the limit of "
-                                  f"{limits.pixels} pixels", code="decode.too_large")
+            _check_pixels(w, h, limits.pixels)
             _check_bytes(w * h * _WEBP_BYTES_PER_PIXEL, limits.pixel_bytes, f"a {w}x{h} WebP canvas")
     elif data.startswith(b"\xff\xd8"):
         scans = _jpeg_scans(data)
@@ -338,6 +336,15 @@ def _jpeg_scans(data: bytes) -> int:
     return 0
 
 
+def _check_pixels(w: int, h: int, limit: int) -> None:
+    if w * h > limit:
+        raise DecodeError(f"image is {w}x{h} = {w * h} pixels, over the limit of {limit} pixels",
+                          code="decode.too_large")
+    if max(w, h) > MAX_SIDE:
+        raise DecodeError(f"image is {w}x{h}: a side over {MAX_SIDE} px is no portrait",
+                          code="decode.too_large")
+
+
 def _check_bytes(needed: int, limit: int, what: str) -> None:
     if needed > limit:
         raise DecodeError(f"decoding {what} needs about {needed // 1_000_000} MB of pixel memory, over the "
@@ -356,6 +363,8 @@ def _guard_pixel_bytes(im: Image.Image, data: bytes, limit: int) -> None:
     if im.format == "PNG":  # 16-bit samples are inflated in full before Pillow narrows them
         depth, colour = data[24], data[25]
         needed = max(needed, w * h * depth * {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 4) // 8)
+    if im.format == "TIFF":  # libtiff decodes a strip or tile into its own buffer before Pillow copies it
+        needed *= 2
     if im.format in _JPEG_LIKE and im.info.get("progressive"):
         try:
             subsampling = simplejpeg.decode_jpeg_header(data)[3]
@@ -469,23 +478,23 @@ def _srgb_array(decoded, reduce_by: int, icc: bytes | None) -> np.ndarray:
             return decoded if decoded.shape[2] == 3 else np.repeat(decoded, 3, axis=2)
         decoded = Image.fromarray(decoded[..., 0] if decoded.shape[2] == 1 else decoded)
         reduce_by = 1
+    gain = 1.0
     if decoded.mode == "F":  # one scale for every strip: float data is usually 0..1
-        top = decoded.getextrema()[1]
-        decoded = decoded.point(lambda v: v * (255.0 if top <= 1.0 else 1.0))
+        gain = 255.0 if decoded.getextrema()[1] <= 1.0 else 1.0
     r = reduce_by if reduce_by >= 2 and decoded.mode in ("L", "RGB", "RGBA", "CMYK") else 1
     w, h = decoded.size
     out = np.empty((-(-h // r), -(-w // r), 3), np.uint8)
     rows = max(r, _STRIP_PIXELS // max(w, 1) // r * r)
     for y in range(0, h, rows):
         part = decoded.crop((0, y, w, min(h, y + rows)))
-        part = _strip_to_srgb(part.reduce(r) if r > 1 else part, transform)
+        part = _strip_to_srgb(part.reduce(r) if r > 1 else part, transform, gain)
         out[y // r:y // r + part.height] = np.asarray(part)
     return out
 
 
-def _strip_to_srgb(im: Image.Image, transform) -> Image.Image:
+def _strip_to_srgb(im: Image.Image, transform, gain: float = 1.0) -> Image.Image:
     if im.mode.startswith("I") or im.mode == "F":
-        im = _to_8bit_grey(im)
+        im = _to_8bit_grey(im, gain)
     elif im.mode == "1":
         im = im.convert("L")
     elif im.mode in ("P", "PA"):
@@ -523,11 +532,12 @@ def _icc_transform(icc: bytes | None) -> dict | None:
     return out or None
 
 
-def _to_8bit_grey(im: Image.Image) -> Image.Image:
-    """16/32-bit integer and float greyscale -> L by scaling, not clipping, to 0..255."""
+def _to_8bit_grey(im: Image.Image, gain: float = 1.0) -> Image.Image:
+    """16/32-bit integer and float greyscale -> L by scaling, not clipping, to 0..255 (float
+    data times ``gain``, chosen once for the picture)."""
     a = np.asarray(im)
-    if im.mode == "F":  # already scaled to 0..255 (see _srgb_array)
-        return Image.fromarray(np.clip(np.rint(np.nan_to_num(a)), 0, 255).astype(np.uint8))
+    if im.mode == "F":
+        return Image.fromarray(np.clip(np.rint(np.nan_to_num(a * gain)), 0, 255).astype(np.uint8))
     a = np.clip(a, 0, 65535).astype(np.uint32)  # mode I is taken as 16-bit data, like PNG's
     return Image.fromarray(((a * 255 + 32767) // 65535).astype(np.uint8))
 

@@ -213,3 +213,20 @@ def test_cli_deadline_for_convert_and_batch(tmp_path):
                (tmp_path / "out" / ".photocore-batch" / "journal.jsonl").read_text().splitlines()}
     assert records["a.jpg"]["error"]["code"] == "capture.deadline"
     assert records["bomb.jpg"]["error"]["code"] == "decode.too_complex"  # refused before the clock matters
+
+
+def test_a_strip_longer_than_any_portrait_is_refused_from_its_header():
+    from photocore.decode import MAX_SIDE
+    assert _code(animated_webp_canvas(MAX_SIDE + 1, 2)) == "decode.too_large"
+    assert _code(encoded(Image.new("L", (MAX_SIDE + 1, 1)), "PNG")) == "decode.too_large"
+    assert _code(encoded(Image.new("L", (MAX_SIDE, 16)), "PNG")) is None
+
+
+def test_float_tiff_is_scaled_once_for_the_whole_picture():
+    """Converted a strip at a time (over 2 strips here), but 0..1 data is stretched and 0..255
+    data is not, judged on the whole picture: a ramp 0..2 stays dark in every strip."""
+    values = np.linspace(0, 2, 1100 * 1000, dtype=np.float32).reshape(1000, 1100)
+    pixels = photocore.decode(encoded(Image.fromarray(values), "TIFF")).pixels()[:, :, 0]
+    assert pixels.max() == 2 and np.all(np.diff(pixels.ravel().astype(int)) >= 0)
+    stretched = photocore.decode(encoded(Image.fromarray(values / 2), "TIFF")).pixels()[:, :, 0]
+    assert stretched[0, 0] == 0 and stretched[-1, -1] == 255
