@@ -54,8 +54,8 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.hostile_corpus import (animated_webp_canvas, encoded, jpeg_cut_with_end_marker, jpeg_segments,  # noqa: E402
-                                  many_page_tiff, png16_rgba, png_taller_than_its_rows, progressive_jpeg_many_scans,
-                                  sample_photo)
+                                  many_page_tiff, png16_rgba, png_interlaced, png_taller_than_its_rows,
+                                  progressive_jpeg_many_scans, sample_photo)
 
 BUDGET_SECONDS = 2.0
 BUDGET_MB = 600
@@ -144,24 +144,6 @@ def _with_alpha(im: Image.Image) -> Image.Image:
 def _png16(im: Image.Image) -> bytes:
     """16-bit RGB (Pillow writes 16-bit PNG only for greyscale; OpenCV writes colour)."""
     return cv2.imencode(".png", np.asarray(im)[..., ::-1].astype(np.uint16) * 257)[1].tobytes()
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_interlaced(im: Image.Image) -> bytes:
-    """An Adam7-interlaced RGB PNG (neither Pillow nor OpenCV writes one)."""
-    rgb = np.asarray(im.convert("RGB"))
-    raw = b""
-    for x0, dx, y0, dy in [(0, 8, 0, 8), (4, 8, 0, 8), (0, 4, 4, 8), (2, 4, 0, 4), (0, 2, 2, 4), (1, 2, 0, 2),
-                           (0, 1, 1, 2)]:
-        sub = rgb[y0::dy, x0::dx]
-        if sub.size:
-            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
-    w, h = im.size
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
-            + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b""))
 
 
 # format -> its variants, each a picture -> bytes

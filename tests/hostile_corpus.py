@@ -112,6 +112,20 @@ def png_taller_than_its_rows(data: bytes, extra_rows: int = 100) -> bytes:
     return data[:8] + _png_chunk(b"IHDR", bytes(ihdr)) + data[33:]
 
 
+def png_interlaced(im: Image.Image) -> bytes:
+    """An Adam7-interlaced RGB PNG (neither Pillow nor OpenCV writes one)."""
+    rgb = np.asarray(im.convert("RGB"))
+    raw = b""
+    for x0, dx, y0, dy in [(0, 8, 0, 8), (4, 8, 0, 8), (0, 4, 4, 8), (2, 4, 0, 4), (0, 2, 2, 4), (1, 2, 0, 2),
+                           (0, 1, 1, 2)]:
+        sub = rgb[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
+    w, h = im.size
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
+            + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b""))
+
+
 def sample_photo(size: tuple[int, int] = (600, 800)) -> Image.Image:
     """A smooth, non-trivial RGB picture (no face needed for decoding)."""
     y, x = np.mgrid[0:size[1], 0:size[0]]

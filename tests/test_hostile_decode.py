@@ -3,7 +3,6 @@ the limits at their boundaries, and the per-capture deadline in decode, convert 
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -18,8 +17,8 @@ from photocore.deadline import Deadline
 from photocore.decode import MAX_FRAMES, MAX_JPEG_SCANS
 from photocore.errors import DeadlineExceeded, DecodeError
 from tests.hostile_corpus import (SEEDS, animated_webp_canvas, encoded, jpeg_cut_with_end_marker, jpeg_segments,
-                                  many_page_tiff, png16_rgba, png_taller_than_its_rows, progressive_jpeg_many_scans,
-                                  sample_photo)
+                                  many_page_tiff, png16_rgba, png_interlaced, png_taller_than_its_rows,
+                                  progressive_jpeg_many_scans, sample_photo)
 
 ROOT = Path(__file__).resolve().parent.parent
 FACE = ROOT / "tests" / "data" / "faces" / "london_neutral_001.jpg"
@@ -131,7 +130,7 @@ def test_png_rows_never_written_are_truncated_in_every_layout():
     photo = sample_photo((200, 150))
     for im in (photo, photo.convert("L"), photo.convert("RGBA"), photo.convert("P")):
         assert _code(png_taller_than_its_rows(encoded(im, "PNG"), 3)) == "decode.truncated", im.mode
-    interlaced = _interlaced_png(photo)
+    interlaced = png_interlaced(photo)
     assert _code(interlaced) is None
     assert _code(png_taller_than_its_rows(interlaced, 1)) == "decode.truncated"
 
@@ -144,32 +143,9 @@ def test_a_png_whose_last_row_is_black_is_not_truncated():
     assert _code(encoded(transparent, "PNG")) is None
 
 
-def _interlaced_png(im: Image.Image) -> bytes:
-    """Pillow cannot write Adam7; OpenCV can."""
-    import cv2
-    ok, data = cv2.imencode(".png", np.asarray(im)[..., ::-1], [cv2.IMWRITE_PNG_STRATEGY, 0])
-    assert ok
-    # OpenCV writes non-interlaced; interlace by hand: re-encode the rows pass by pass
-    import struct
-    import zlib
-    rgb = np.asarray(im)
-    h, w = rgb.shape[:2]
-    raw = b""
-    for x0, dx, y0, dy in [(0, 8, 0, 8), (4, 8, 0, 8), (0, 4, 4, 8), (2, 4, 0, 4), (0, 2, 2, 4), (1, 2, 0, 2),
-                           (0, 1, 1, 2)]:
-        sub = rgb[y0::dy, x0::dx]
-        if sub.size:
-            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
 def test_interlaced_png_decodes_to_the_same_pixels():
     photo = sample_photo((200, 150))
-    assert np.array_equal(photocore.decode(_interlaced_png(photo)).pixels(), np.asarray(photo))
+    assert np.array_equal(photocore.decode(png_interlaced(photo)).pixels(), np.asarray(photo))
 
 
 def test_deadline_in_decode_convert_and_its_code():

@@ -3,7 +3,6 @@ profile that accepts a range of pixel sizes gets the standard's nominal size by 
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
