@@ -119,7 +119,7 @@ def cmd_convert(args) -> int:
     captured_at = _parse_time(args.captured_at) if args.captured_at else None
     signing = _signing_options(args, captured_at) if args.sign else None
     conversion = convert(args.image, credentials, catalogue=args.catalogue, captured_at=captured_at, signing=signing,
-                         deadline=args.deadline, background=args.background)
+                         deadline=args.deadline, background=args.background, largest=args.largest)
     out = Path(args.out)
     rows = write_conversion(conversion, out, catalogue, f"photocore: {Path(args.image).name}")
     failed = [r for r in rows if r["status"] != "ok"]
@@ -640,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--background", metavar="COLOUR",
                       help="white, blue, red, grey or #RRGGBB, for every credential that allows it (default: "
                            "each credential's first colour)")
+    conv.add_argument("--largest", action="store_true",
+                      help="credentials that accept a range of sizes: the largest the capture allows (at the DPI that "
+                           "keeps the printed size), not the standard's nominal size")
     _deadline_option(conv)
     conv.add_argument("--captured-at", metavar="ISO_TIME", help="when the capture was taken (else its EXIF)")
     conv.add_argument("--sign", action="store_true", help="sign every photo (writes <photo>.jws)")

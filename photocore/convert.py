@@ -67,14 +67,17 @@ class Conversion:
 
 
 def convert(source, credentials, *, catalogue: str | None = None, captured_at: datetime | None = None,
-            signing=None, deadline: Deadline | float | None = None, background=None) -> Conversion:
+            signing=None, deadline: Deadline | float | None = None, background=None,
+            largest: bool = False) -> Conversion:
     """Check ``source`` against each credential id, render those that pass, and sign them
     when ``signing`` (a ``photocore.sign.stage.SigningOptions``) is given.
 
     ``deadline`` (seconds, or a ``Deadline`` already running since the capture arrived) caps
     the whole conversion: past it, ``DeadlineExceeded`` (``capture.deadline``). ``background``
     (white, blue, red, grey or #RRGGBB for all, or {credential id: colour}) picks among the
-    colours a credential allows (``photocore.backgrounds.choose``)."""
+    colours a credential allows (``photocore.backgrounds.choose``). ``largest``: credentials that
+    accept a range of pixel sizes get the largest the capture allows instead of their nominal
+    size, at the DPI that keeps the printed size."""
     timings = {}
     start = time.perf_counter()
     if deadline is not None and not isinstance(deadline, Deadline):
@@ -102,7 +105,7 @@ def convert(source, credentials, *, catalogue: str | None = None, captured_at: d
         room = c2pa_reserve(signing)
         reserve = lambda profile: room if signing.wants_c2pa(profile) else 0  # noqa: E731
     renditions = render_all(capture, analysis, passing, timings=timings, reserve=reserve, check=check,
-                            backgrounds=backgrounds)
+                            backgrounds=backgrounds, largest=largest)
     outcomes = [Outcome(p.id, results[p.id], renditions.get(p.id)) for p in profiles]
     signed = {}
     if signing is not None:

@@ -248,13 +248,22 @@ def nominal_width(profile) -> int:
     return w_max
 
 
-def solve_frame(profile, face: FaceGeometry) -> Frame:
+def printed_dpi(profile, width_px: int) -> int | None:
+    """The DPI at which ``width_px`` prints at the profile's millimetres: the profile's own at its
+    nominal size, more for a larger file (so a 480 px passport photo says 406 dpi, 30 mm)."""
+    if not profile.width_mm or not profile.dpi or width_px == nominal_width(profile):
+        return profile.dpi
+    return round(width_px * 25.4 / profile.width_mm)
+
+
+def solve_frame(profile, face: FaceGeometry, largest: bool = False) -> Frame:
     """The frame for ``profile`` from this capture's face, with what the capture lacks, if anything.
 
     The crown and head width from the person mask are tried first. If the crown is cut off,
     or hair piled high or wide makes the rules unmeetable or pushes the frame past the
     capture's edge, the frame is solved as if the hair added nothing (skull and ears only)
-    and the hair may be cut, as GA 461 allows ("the eye rule wins").
+    and the hair may be cut, as GA 461 allows ("the eye rule wins"). ``largest``: a ranged
+    profile is made as large as the capture allows, not at its nominal size.
     """
     first, reason = None, None
     for crown, width in ((False, False), (True, False), (False, True), (True, True)):
@@ -267,7 +276,7 @@ def solve_frame(profile, face: FaceGeometry) -> Frame:
         reason = reason or why
         if solved is None:
             continue
-        frame = _frame(profile, variant, *solved, hair_cropped=crown)
+        frame = _frame(profile, variant, *solved, hair_cropped=crown, largest=largest)
         if frame.feasible:
             return frame
         first = first or frame
@@ -281,11 +290,13 @@ def solve_frame(profile, face: FaceGeometry) -> Frame:
                  (Shortfall("geometry.rules", 0.0, reason),))
 
 
-def _frame(profile, face: FaceGeometry, u: float, top: float, left: float, hair_cropped: bool) -> Frame:
+def _frame(profile, face: FaceGeometry, u: float, top: float, left: float, hair_cropped: bool,
+           largest: bool = False) -> Frame:
     """The output size, scale and crop for a solved framing, and what the capture lacks for it."""
     (w_min, w_max) = profile.width
     crop_width = 1.0 / u
-    width = int(min(max(math.floor(crop_width), w_min), nominal_width(profile)))  # never upscaled to get there
+    target = w_max if largest else nominal_width(profile)
+    width = int(min(max(math.floor(crop_width), w_min), target))  # never upscaled to get there
     if profile.fixed_size:
         height = profile.height[0]
     else:

@@ -37,3 +37,16 @@ def test_every_photo_prints_at_its_profiles_size(tmp_path):
     assert checked > 100
     passport = next(r for r in rows if r["credential"] == "police.passport")
     assert (passport["width"], passport["height"], passport["width_mm"], passport["height_mm"]) == (354, 472, 30.0, 40.0)
+
+
+def test_a_larger_file_on_request_keeps_the_printed_size(tmp_path):
+    run = subprocess.run([EXE, "convert", str(NEUTRAL[1]), "--out", str(tmp_path), "--credential", "police.passport",
+                          "--credential", "police.resident-id-card", "--largest"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rows = {r["credential"]: r for r in json.loads((tmp_path / "report.json").read_text())}
+    passport, id_card = rows["police.passport"], rows["police.resident-id-card"]
+    assert passport["width"] > 354 and passport["dpi"] > 300  # the capture allows more than the nominal size
+    assert abs(passport["width_mm"] - 30) <= 0.2 and abs(passport["height_mm"] - 40) <= 0.3
+    with Image.open(tmp_path / passport["file"]) as im:
+        assert round(float(im.info["dpi"][0])) == passport["dpi"]
+    assert (id_card["width"], id_card["height"], id_card["dpi"]) == (358, 441, 350)  # a fixed size stays as it is

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..framing import Frame, FaceGeometry, eye_line_angle, solve_frame
+from ..framing import Frame, FaceGeometry, eye_line_angle, printed_dpi, solve_frame
 from ..judge import messages
 from .encode import EXTENSIONS, encode
 from .pixels import Source, cut, photo_pixels, replace_background, to_grey
@@ -135,7 +135,7 @@ def _render_one(source: Source, profile, key: str, credentials: tuple[str, ...],
         photo, files = _pixels(source, profile, current, background)
         timings["render"] = timings.get("render", 0.0) + time.perf_counter() - mark
         mark = time.perf_counter()
-        encoded = encode(photo, profile, source.encode_hint, reserve, files)
+        encoded = encode(photo, profile, source.encode_hint, reserve, files, printed_dpi(profile, current.width_px))
         timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - mark
         if encoded.problem != "render.bytes_over":
             break
@@ -144,12 +144,13 @@ def _render_one(source: Source, profile, key: str, credentials: tuple[str, ...],
         kb = f"{encoded.data and len(encoded.data) / 1024:.1f} KB against {profile.kb_min or 0:g}-{profile.kb_max or 0:g} KB"
         failures = (_failure(encoded.problem, kb),)
     return Rendition(render_key=key, credentials=credentials, data=encoded.data, format=encoded.format,
-                     width=current.width_px, height=current.height_px, dpi=profile.dpi, quality=encoded.quality,
+                     width=current.width_px, height=current.height_px, dpi=printed_dpi(profile, current.width_px),
+                     quality=encoded.quality,
                      reached_target=encoded.reached_target, failures=failures, frame=current, background=background)
 
 
 def render_all(capture, analysis, profiles, timings: dict | None = None, reserve=None,
-               check=None, backgrounds: dict[str, str] | None = None) -> dict[str, Rendition]:
+               check=None, backgrounds: dict[str, str] | None = None, largest: bool = False) -> dict[str, Rendition]:
     """{credential id: rendition} for ``profiles``, each distinct output rendered once.
 
     ``timings``, if given, accumulates seconds spent in "source" (decoding the pixels the
@@ -157,7 +158,9 @@ def render_all(capture, analysis, profiles, timings: dict | None = None, reserve
     maps a profile to bytes to keep free under its maximum (for an embedded C2PA manifest).
     ``check(step)``, if given, is called before each render (a deadline's check).
     ``backgrounds`` ({credential id: colour}, see ``photocore.backgrounds.choose``) overrides the
-    first-listed colour of credentials whose background is replaced.
+    first-listed colour of credentials whose background is replaced. ``largest``: profiles that
+    accept a range of sizes are made as large as the capture allows (at a DPI that keeps their
+    printed size), not at their standard's nominal size.
     """
     check = check or (lambda step: None)
     timings = {} if timings is None else timings
@@ -180,7 +183,7 @@ def render_all(capture, analysis, profiles, timings: dict | None = None, reserve
             out.update({m.id: r for m in members})
         return out
     face = FaceGeometry.from_analysis(analysis)
-    frames = {key: solve_frame(members[0], face) for key, members in groups.items()}
+    frames = {key: solve_frame(members[0], face, largest) for key, members in groups.items()}
     matted = [frames[key] for key, members in groups.items() if members[0].background_replace]
     mark = time.perf_counter()
     source = Source(capture, analysis, frames.values(), matted, eye_line_angle(analysis),

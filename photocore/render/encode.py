@@ -44,7 +44,7 @@ def save(image: Image.Image, fmt: str, dpi: int | None, quality: int | None) -> 
 
 
 def encode(pixels: np.ndarray, profile, hint: dict | None = None, reserve: int = 0,
-           tried: dict | None = None) -> Encoded:
+           tried: dict | None = None, dpi: int | None = None) -> Encoded:
     """Encode ``pixels`` (RGB, or 2-D grey) in the profile's first format within its byte window.
 
     ``hint`` (one dict shared by the renditions of one capture) remembers how large this
@@ -52,7 +52,9 @@ def encode(pixels: np.ndarray, profile, hint: dict | None = None, reserve: int =
     ``reserve`` bytes are kept free under the maximum for what is added later (a C2PA manifest).
     ``tried`` (one dict per set of pixels) keeps the files already made from these very pixels,
     so outputs that share pixels and end on the same quality and DPI are encoded once.
+    ``dpi``: the DPI to write, when not the profile's (a larger file printed at the same size).
     """
+    dpi = dpi or profile.dpi
     fmt = profile.formats[0]
     image = Image.fromarray(pixels)  # a fresh image: nothing from the capture's metadata comes along
     low = profile.kb_min * KB if profile.kb_min else 0
@@ -60,9 +62,9 @@ def encode(pixels: np.ndarray, profile, hint: dict | None = None, reserve: int =
     tried = {} if tried is None else tried
 
     def at(q: int | None) -> bytes:
-        key = (fmt, profile.dpi, q)
+        key = (fmt, dpi, q)
         if key not in tried:
-            tried[key] = save(image, fmt, profile.dpi, q)
+            tried[key] = save(image, fmt, dpi, q)
         return tried[key]
 
     if fmt != "jpeg":
