@@ -253,6 +253,10 @@ def cmd_deliver(args) -> int:
     worker = Worker(_outbox(args), threads=args.workers, once=args.once)
     stats = worker.run()
     print(f"delivered {stats.delivered}, to retry {stats.retried}, dead letters {stats.dead}")
+    if stats.threads_lost:
+        print(f"deliver.thread_lost: {stats.threads_lost} delivery thread(s) stopped on {stats.lost_because}; "
+              "their rows are claimed again when their lease runs out", file=sys.stderr)
+        return EXIT_INTERNAL
     return EXIT_OK
 
 

@@ -122,6 +122,31 @@ def test_multipart_and_ed25519_webhook(signed_dir, receiver, tmp_path, monkeypat
     assert box.counts() == {DELIVERED: 3} and server.receiver.count() == 3
 
 
+def test_a_malformed_webhook_key_dead_letters_the_rows_and_deliver_says_so(signed_dir, receiver, tmp_path):
+    """The defect the review found: the thread died, rows stayed 'delivering', deliver exited 0."""
+    (tmp_path / "bad.key").write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    server = receiver()
+    box = outbox_at(tmp_path)
+    push(box, [signed_dir / "photos"], http_system(f"{server.url}/photos",
+                                                   webhook={"ed25519_key": f"file:{tmp_path / 'bad.key'}"}))
+    stats = Worker(box, threads=2, once=True).run(install_signals=False)
+    assert (stats.dead, stats.threads_lost) == (3, 0)
+    assert box.counts() == {DEAD: 3} and server.receiver.count() == 0
+    for row in box.rows(DEAD):
+        assert row["last_error"].startswith("deliver.bad_config: ValueError")
+        assert [a["outcome"] for a in box.history(row["id"])] == ["dead"]
+
+
+def test_a_delivery_thread_that_dies_is_counted(tmp_path):
+    """An error no row can record (the outbox itself broken under the worker) is not silent."""
+    import sqlite3
+    box = outbox_at(tmp_path)
+    with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+        db.execute("DROP TABLE outbox")
+    stats = Worker(box, threads=2, once=True).run(install_signals=False)
+    assert stats.threads_lost == 2
+
+
 def test_faults_are_retried_with_backoff_and_retry_after(signed_dir, receiver, tmp_path):
     server = receiver(status_sequence=[503, 500, 429, 502])
     box = outbox_at(tmp_path)
@@ -300,3 +325,20 @@ def test_mutual_tls(signed_dir, receiver, tmp_path):
     Worker(anonymous, once=True).run(install_signals=False)
     row = anonymous.rows()[0]
     assert row["status"] == "pending" and server.receiver.count() == 1  # refused: no client certificate
+
+
+def test_photocore_deliver_exits_non_zero_when_a_thread_dies(signed_dir, tmp_path):
+    """Started with the wrong outbox key, no row can be opened: deliver stops with exit 3 and the
+    rows wait, leased, for a worker with the right key."""
+    exe = str(Path(sys.executable).with_name("photocore"))
+    env = {**os.environ, "PHOTOCORE_HOME": str(tmp_path), "PHOTOCORE_OUTBOX_KEY": new_key()}
+    env.pop("PHOTOCORE_DATABASE_URL", None)
+    queued = subprocess.run([exe, "push", str(signed_dir / "photos"), "--endpoint", "http://127.0.0.1:9/photos"],
+                            env=env, capture_output=True, text=True)
+    assert queued.returncode == 0, queued.stderr
+    run = subprocess.run([exe, "deliver", "--once"], env={**env, "PHOTOCORE_OUTBOX_KEY": new_key()},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 3 and "deliver.thread_lost" in run.stderr, (run.returncode, run.stderr[-800:])
+    assert "Traceback" not in run.stderr
+    status = subprocess.run([exe, "outbox", "status", "--json"], env=env, capture_output=True, text=True)
+    assert "delivered" not in status.stdout and "dead" not in status.stdout, status.stdout

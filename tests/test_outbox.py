@@ -86,6 +86,24 @@ def test_expired_lease_is_claimed_again(outbox):
     assert delivery.id == row and delivery.attempt == 2
 
 
+def test_a_row_whose_worker_dies_every_time_is_dead_lettered_at_claim(outbox):
+    """max_attempts holds even when no attempt ever settles (a worker killed mid-delivery)."""
+    (row,) = enqueue(outbox, 1)
+    for attempt in range(1, 4):  # max_attempts = 3, each claim leases and the worker dies
+        deadline = time.time() + 5
+        while not (claimed := outbox.claim(1)):
+            assert time.time() < deadline, "the expired lease was never claimed again"
+            time.sleep(0.1)
+        assert claimed[0][0].attempt == attempt
+    deadline = time.time() + 5
+    while outbox.counts().get(DEAD) != 1:
+        assert outbox.claim(1) == [] and time.time() < deadline
+        time.sleep(0.1)
+    (dead,) = outbox.rows(DEAD)
+    assert dead["id"] == row and dead["last_error"].startswith("deliver.interrupted")
+    assert [a["code"] for a in outbox.history(row)] == ["deliver.interrupted"]
+
+
 def test_concurrent_claims_never_share_a_row(outbox):
     enqueue(outbox, 40)
     got, lock = [], threading.Lock()

@@ -249,11 +249,13 @@ class Outbox:
 
     # -- claiming and settling -----------------------------------------------------------
     def claim(self, limit: int = 1) -> list[tuple[Delivery, str]]:
-        """Lease up to ``limit`` due rows: [(delivery, destination id)]."""
+        """Lease up to ``limit`` due rows: [(delivery, destination id)]. A row whose lease ran out
+        after its last allowed attempt (its worker died each time) is dead-lettered instead."""
         now = time.time()
         lease_until = now + self.policy.lease
         due = ("(status = 'pending' AND next_attempt_at <= ?) OR (status = 'delivering' AND lease_until < ?)")
         with self._tx() as cur:
+            self._abandon_exhausted(cur, now)
             if self.postgres:
                 cur.execute("UPDATE outbox SET status = 'delivering', lease_until = %s, attempts = attempts + 1 "
                             "WHERE id IN (SELECT id FROM outbox WHERE " + due.replace("?", "%s") +
@@ -277,6 +279,18 @@ class Outbox:
             out.append((Delivery(row_id, photo_id, credential, filename, body["data"], body["jws"], body["sm2"],
                                  attempts), destination))
         return out
+
+    def _abandon_exhausted(self, cur, now: float) -> None:
+        cur.execute(self._q("SELECT id, attempts FROM outbox WHERE status = 'delivering' AND lease_until < ? "
+                            "AND attempts >= ?") + (" FOR UPDATE SKIP LOCKED" if self.postgres else ""),
+                    (now, self.policy.max_attempts))
+        for row_id, attempts in cur.fetchall():
+            detail = f"the lease ran out after attempt {attempts} of {self.policy.max_attempts}: the worker stopped mid-delivery"
+            cur.execute(self._q("UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = ? WHERE id = ?"),
+                        (f"deliver.interrupted: {detail}", row_id))
+            cur.execute(self._q("INSERT INTO attempts (outbox_id, attempt, started_at, finished_at, outcome, code, "
+                                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                        (row_id, attempts, now, now, "dead", "deliver.interrupted", detail))
 
     def _audit(self, cur, delivery: Delivery, started: float, outcome: str, code: str | None, detail: str) -> None:
         cur.execute(self._q("INSERT INTO attempts (outbox_id, attempt, started_at, finished_at, outcome, code, detail)"
@@ -311,6 +325,14 @@ class Outbox:
         with self._tx(immediate=False) as cur:
             cur.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")
             return {status: n for status, n in cur.fetchall()}
+
+    def history(self, row_id: str) -> list[dict]:
+        """Every attempt of one row, oldest first: what an operator reads about a dead letter."""
+        with self._tx(immediate=False) as cur:
+            cur.execute(self._q("SELECT attempt, started_at, finished_at, outcome, code, detail FROM attempts "
+                                "WHERE outbox_id = ? ORDER BY attempt, started_at"), (row_id,))
+            names = ("attempt", "started_at", "finished_at", "outcome", "code", "detail")
+            return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def rows(self, status: str | None = None, limit: int = 100) -> list[dict]:
         sql = ("SELECT id, photo_id, credential, destination, status, attempts, next_attempt_at, receipt_id, "

@@ -3,6 +3,10 @@
 SIGTERM (or Ctrl-C) sets a stop flag: each thread finishes the attempt it is making and exits.
 A SIGKILL at any moment loses nothing: the row stays leased until its lease runs out, then it
 is claimed again, and the receiver's idempotency makes the repeat harmless.
+
+Whatever goes wrong in one delivery (a transport that cannot be built from its settings, a
+malformed key, a bug) is recorded on that row and its attempts, which is retried or
+dead-lettered; a thread that dies anyway is counted, and ``photocore deliver`` exits non-zero.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class Stats:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
+    threads_lost: int = 0  # delivery threads that died on an error no row could record
+    lost_because: str = ""  # the last such error, for the operator
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, key: str) -> None:
@@ -72,30 +78,45 @@ class Worker:
                     self.stop.wait(min(self.idle_wait, wait if wait is not None else self.idle_wait) or 0.01)
                     continue
                 for delivery, destination in claimed:
-                    if destination not in transports:
-                        configs[destination] = self.outbox.destination(destination)
-                        transports[destination] = make_transport(configs[destination])
-                    limit = self._limit_for(destination, configs[destination])
-                    if limit:
-                        limit.wait(self.stop)
-                    started = time.time()
-                    try:
-                        receipt = transports[destination].send(delivery)
-                    except DeliveryError as exc:
-                        status = self.outbox.failed(delivery, exc.code, exc.message, exc.permanent, exc.retry_after,
-                                                    started)
-                        self.stats.add("dead" if status == DEAD else "retried")
-                        continue
-                    except PhotocoreError as exc:  # bad configuration (a missing secret): permanent for this row
-                        self.outbox.failed(delivery, exc.code, exc.message, True, None, started)
-                        self.stats.add("dead")
-                        continue
-                    self.outbox.delivered(delivery, receipt.receipt_id, receipt.detail, started)
-                    self.stats.add("delivered")
+                    self._deliver(delivery, destination, transports, configs)
+        except Exception as exc:  # the outbox itself failed (unreadable rows, a broken database)
+            with self.stats.lock:
+                self.stats.threads_lost += 1
+                self.stats.lost_because = f"{getattr(exc, 'code', type(exc).__name__)}: {exc}"
         finally:
             for transport in transports.values():
                 transport.close()
             self.outbox.close()
+
+    def _deliver(self, delivery, destination: str, transports: dict, configs: dict) -> None:
+        """One attempt, settled on its row whatever happens."""
+        started = time.time()
+        try:
+            if destination not in transports:
+                configs[destination] = self.outbox.destination(destination)
+                transports[destination] = make_transport(configs[destination])
+            limit = self._limit_for(destination, configs[destination])
+            if limit:
+                limit.wait(self.stop)
+            started = time.time()
+            receipt = transports[destination].send(delivery)
+        except DeliveryError as exc:
+            status = self.outbox.failed(delivery, exc.code, exc.message, exc.permanent, exc.retry_after, started)
+            self.stats.add("dead" if status == DEAD else "retried")
+            return
+        except (PhotocoreError, ValueError, TypeError, KeyError) as exc:
+            # bad configuration (a missing secret, a malformed key): no retry can fix this row
+            code = getattr(exc, "code", "deliver.bad_config")
+            self.outbox.failed(delivery, code, f"{type(exc).__name__}: {exc}", True, None, started)
+            self.stats.add("dead")
+            return
+        except Exception as exc:  # anything else: recorded and retried, dead-lettered after max_attempts
+            status = self.outbox.failed(delivery, "deliver.internal", f"{type(exc).__name__}: {exc}", False, None,
+                                        started)
+            self.stats.add("dead" if status == DEAD else "retried")
+            return
+        self.outbox.delivered(delivery, receipt.receipt_id, receipt.detail, started)
+        self.stats.add("delivered")
 
     def run(self, install_signals: bool = True) -> Stats:
         if install_signals and threading.current_thread() is threading.main_thread():
