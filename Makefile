@@ -10,12 +10,15 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Installed markers: reinstall when pyproject.toml changes.
+# The matte's numba kernels are compiled once here (about a minute), not on the first capture.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -c "from photocore.render.matte import warm_up; warm_up()"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -c "from photocore.render.matte import warm_up; warm_up()"
 	touch $(VENV)/.installed $@
 
 # The main job on the sample capture: every credential's photo, a report and a contact sheet.

@@ -310,9 +310,13 @@ def _without_hair_gaps(monkeypatch):
     monkeypatch.setattr(pixels, "fill_hair_gaps", lambda image, share, *rest: share)
 
 
-def test_background_seen_through_hair_is_replaced(catalogue, monkeypatch):
-    """The sample's curl beside the jaw lets the wall show through; the segmenter counts it as
-    person, so before fill_hair_gaps a red photo kept a pale patch of wall there."""
+@pytest.mark.parametrize("face, most", [(SAMPLE, 30), (NEUTRAL[0], 1200)], ids=["sample", "london_neutral_001"])
+def test_background_seen_through_hair_is_replaced(catalogue, monkeypatch, face, most):
+    """The sample's curl beside the jaw and 001's curls beside the ear let the wall show
+    through; the segmenter counts them as person, so the old renderer kept pale patches of
+    wall there on red (sample 89 px, 001 6061 px). The matte's unsure band takes the sample's
+    (5 px with the fill, 18 without); 001's curls are sure person to the segmenter, and only
+    fill_hair_gaps finds the wall in them (689 px with it, 6095 without, when written)."""
     from photocore.analysis import landmarks as L
     profile = catalogue.get("civil-affairs.divorce-certificate")
     assert profile.background_replace and profile.background[0] == "#D74532"
@@ -329,18 +333,18 @@ def test_background_seen_through_hair_is_replaced(catalogue, monkeypatch):
 
     with monkeypatch.context() as m:
         _without_hair_gaps(m)
-        before = pale_wall_left(*rendered(SAMPLE, [profile]))
-    after = pale_wall_left(*rendered(SAMPLE, [profile]))
-    assert before > 250, before  # the patch is there without the fill
-    # most of it goes (382 -> 89 px when written); what stays is where the segmenter is sure
-    # the curl is person, which the fill leaves alone (see fill_hair_gaps)
-    assert after < 0.35 * before, (before, after)
+        before = pale_wall_left(*rendered(face, [profile]))
+    after = pale_wall_left(*rendered(face, [profile]))
+    assert after <= most, (before, after)
+    if face != SAMPLE:
+        assert before > 3000, before  # the patches are there without the fill
+        assert after < 0.2 * before, (before, after)
 
 
 @pytest.mark.parametrize("face", [SAMPLE, *NEUTRAL[:4]], ids=lambda p: p.stem)
 def test_hair_gaps_leave_the_face_alone(catalogue, monkeypatch, face):
-    """Only hair and wall change: the face oval and everything below the chin are the same
-    pixels with or without the fill."""
+    """Only hair and wall change: the face oval is the same pixels with or without the fill,
+    and so is everything below the chin but hair hanging down from above it."""
     from photocore.analysis import landmarks as L
     profile = catalogue.get("civil-affairs.divorce-certificate")
     with monkeypatch.context() as m:
@@ -355,5 +359,9 @@ def test_hair_gaps_leave_the_face_alone(catalogue, monkeypatch, face):
     chin_row = int(_in_photo(analysis, frame, [analysis.chin])[0][1])
     changed = np.abs(a - b).max(axis=2) > 12  # beyond re-encoding noise
     assert not changed[face_mask > 0].any()
-    assert not changed[chin_row + 16:].any()
+    # below the chin only hair hanging from above changes (the wall seen through it): every
+    # changed patch there is within 5 px of one reaching up above the chin, so a shirt never is
+    _, patches = cv2.connectedComponents(cv2.dilate(changed.astype(np.uint8), np.ones((11, 11), np.uint8)))
+    from_above = np.unique(patches[:chin_row][changed[:chin_row]])
+    assert np.isin(patches[chin_row + 16:][changed[chin_row + 16:]], from_above).all()
     assert changed.any()  # the fill did something on every face: at least the halo at the hair's edge

@@ -103,13 +103,12 @@ def _pixels(source: Source, profile, frame: Frame, background: str | None) -> tu
     that differ only in their file (format, byte window, DPI), with the files already encoded."""
     key = (pixel_key(profile), background, frame.width_px)
     if key not in source.photos:
-        if frame not in source.cuts:  # pixel sets that differ only in colour share their cut
-            source.cuts[frame] = cut(source, frame)
-        photo = source.cuts[frame]
         if background:
-            photo = replace_background(photo, source.background_colour, background)
+            if frame not in source.cuts:  # pixel sets that differ only in colour share their cut
+                source.cuts[frame] = cut(source, frame)
+            photo = replace_background(source.cuts[frame], background)
         else:
-            photo = photo_pixels(photo)
+            photo = photo_pixels(source, frame)
         if profile.colour == "grey":
             photo = to_grey(photo)
         photo.setflags(write=False)

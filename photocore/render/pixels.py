@@ -1,13 +1,14 @@
 """Level, cut, resample and recolour every credential's photo from one capture.
 
 All of a capture's photos share the roll (the eyes are levelled) and the person; they differ
-only in crop, scale and background colour. So the matte (which part of each pixel is
-background) is made once, on the part of the capture that any photo uses, as a fourth channel
-beside its colour; a half-octave pyramid of that RGBA region serves every photo with one warp
+only in crop, scale and background colour. So the matte is made once, on the part of the
+capture that any photo uses: the person's own colour premultiplied by how much of each pixel
+is the person, with the background's share as a fourth channel (see matte.py). A half-octave
+pyramid of that RGBA region serves every photo that replaces its background with one warp
 (levels the eyes, cuts the frame, scales by less than 1.41x, so no visible aliasing and no
 enlargement beyond the profile's allowance), then a per-pixel composite with its background
-colour. The face itself is never retouched: only the background is replaced, and only where
-the profile allows it.
+colour; a pyramid of the capture's own pixels serves the photos that keep theirs. The face
+itself is never retouched: where the person covers a pixel whole, it is the capture's pixel.
 
 The matte lives in capture coordinates, not in a levelled "master" image, so each photo is
 resampled once: a levelled master resampled again per photo measured about 9% softer (high
@@ -24,14 +25,13 @@ import math
 import cv2
 import numpy as np
 
+from ..analysis import landmarks as L
 from ..framing import Frame
 from ..measures.base import histogram_median
-from .matte import background_share, fill_hair_gaps, wall_colour
+from .matte import fill_hair_gaps, on_grid, solve, trimap
 
-# The guided filter's coefficients are smooth, so they are found on a grid this many times
-# coarser than the region (about as fine as the per-photo half-size grid it replaces, whose
-# photos are 0.5-0.8x the region) and applied to the full-size guide: 2.6 ms less than a
-# half-size grid on the 12 MP benchmark, same edges (see background_share).
+# The matte is solved on a grid this many times coarser than the region (about the person
+# mask's own resolution) and brought to full size along the region's colours (see matte.py).
 MATTE_STEP = 4
 
 
@@ -39,7 +39,9 @@ class Source:
     """The capture's pixels for one set of frames, built once per capture.
 
     The region all frames need, with its matte, is made on the first ``cut`` (so it counts as
-    rendering), its smaller levels as photos need them.
+    rendering), its smaller levels as photos need them: those of the matte (premultiplied
+    person, background share) for photos that replace the background, those of the capture's
+    own pixels for photos that keep it.
     """
 
     def __init__(self, capture, analysis, frames, matted, roll_deg: float, centre):
@@ -53,20 +55,13 @@ class Source:
         long_side = max(capture.width, capture.height)
         max_scale = max((f.scale for f in self.frames), default=1.0)
         self.base = capture.pixels(math.ceil(long_side * min(1.0, max_scale) * 1.02))
-        self.region = None
+        self.region = None  # the capture's own pixels (RGB)
+        self.matte = None  # premultiplied person and background share (RGBA), when a photo replaces it
         self._roi = None
-        self._background = None
         self.encode_hint: dict = {}  # how large this capture's JPEGs come out (see encode)
         self.photos: dict = {}  # (pixel key, width) -> (finished pixels, files encoded from them)
         self.cuts: dict = {}  # frame -> its cut, before any colour change
-
-    @property
-    def background_colour(self) -> np.ndarray:
-        """The capture's own background colour (median where the person mask is empty)."""
-        if self._background is None:
-            small, mask = self.analysis.small, self.analysis.person_mask_small
-            self._background = median_colour(small, (mask < 0.1).astype(np.uint8))
-        return self._background
+        self.plain_cuts: dict = {}  # frame -> its capture's own pixels, for photos that keep the background
 
     def to_capture(self, frame: Frame, points) -> np.ndarray:
         """Capture points (continuous px) of ``points`` given in ``frame``'s output pixels."""
@@ -74,17 +69,17 @@ class Source:
         levelled = np.array([frame.left, frame.top]) + np.asarray(points, dtype=np.float64) * step
         return (levelled - self.centre) @ self.rot.T + self.centre
 
-    def region_for(self, frame: Frame) -> "Pyramid":
-        """The RGBA region covering ``frame``; rebuilt (once) if a frame outside the first set comes."""
+    def region_for(self, frame: Frame, matte: bool = False) -> "Pyramid":
+        """The region covering ``frame`` (its matte if ``matte``, else the capture's pixels);
+        rebuilt (once) if a frame outside the first set comes."""
         if self.region is None:
-            self.region = self._region(self.frames or [frame])
-        if frame in self.frames:  # the region was built around it
-            return self.region
-        lo, hi = self._bounds([frame])
-        if (lo < self._roi[0]).any() or (hi > self._roi[1]).any():
-            self.frames.append(frame)
-            self.region = self._region(self.frames)
-        return self.region
+            self.region, self.matte = self._region(self.frames or [frame])
+        if frame not in self.frames:  # else the region was built around it
+            lo, hi = self._bounds([frame])
+            if (lo < self._roi[0]).any() or (hi > self._roi[1]).any():
+                self.frames.append(frame)
+                self.region, self.matte = self._region(self.frames)
+        return self.matte if matte else self.region
 
     def _bounds(self, frames):
         """Base pixels [lo, hi) (clipped to the image) that warps for ``frames`` read, with a
@@ -98,15 +93,15 @@ class Source:
         hi = np.minimum(np.ceil(corners.max(axis=0)) + margin, base.shape[1::-1]).astype(int)
         return lo, hi
 
-    def _region(self, frames) -> "Pyramid":
-        """The capture around all ``frames`` at the largest scale any needs, with the share of
-        background (0..255) as a fourth channel when a photo replaces it."""
+    def _region(self, frames) -> tuple["Pyramid", "Pyramid | None"]:
+        """The capture around all ``frames`` at the largest scale any needs, and its matte
+        (premultiplied person, background share 0..255) when a photo replaces the background."""
         base = self.base
         self._roi = (x0, y0), (x1, y1) = self._bounds(frames)
         k0 = np.array([base.shape[1] / self.capture.width, base.shape[0] / self.capture.height])
         image, k, o = Pyramid(base[y0:y1, x0:x1], k0, -np.array([x0, y0])).level_for(max(f.scale for f in frames))
         if not self.matted:
-            return Pyramid(image, k, o)
+            return Pyramid(image, k, o), None
         n = MATTE_STEP  # the matte's coarse grid: exactly n region px per cell
         image = image[:image.shape[0] // n * n, :image.shape[1] // n * n]
         mask, full = self.analysis.person_mask_small, self.analysis.full_size
@@ -114,16 +109,13 @@ class Source:
         m = np.zeros((2, 3))  # coarse pixel j is region point n (j + 0.5), capture (u - o) / k
         m[0, 0], m[1, 1] = n * km / k
         m[:, 2] = km * (n / 2 - o) / k - 0.5
-        # the person mask and the wall's colour (see fill_hair_gaps) on the coarse grid
-        coarse = cv2.warpAffine(np.dstack([mask, wall_colour(self.analysis.small, mask)]), m,
-                                (image.shape[1] // n, image.shape[0] // n),
+        person = cv2.warpAffine(mask, m, (image.shape[1] // n, image.shape[0] // n),
                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        alpha, wall = np.ascontiguousarray(coarse[..., 0]), coarse[..., 1:]
-        radius = float(np.median([max(2, round(min(f.width_px, f.height_px) / 120)) * k[0] / f.scale
-                                  for f in self.matted]))
-        share = background_share(image, alpha, radius)
-        share = fill_hair_gaps(image, share, alpha, wall, k[1] * self.analysis.chin[1] * self.analysis.scale + o[1])
-        return Pyramid(cv2.merge([*cv2.split(image), share]), k, o)
+        analysis = self.analysis  # landmarks in analysis px; the region's point is k * capture + o
+        oval = k * analysis.landmarks[L.FACE_OVAL, :2] * analysis.scale + o
+        grid = on_grid(image, person, k[1] * analysis.chin[1] * analysis.scale + o[1], oval)
+        matte = solve(image, grid, fill_hair_gaps(grid, trimap(grid)))
+        return Pyramid(image, k, o), Pyramid(matte, k, o)
 
 
 def median_colour(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -176,11 +168,26 @@ def _half_octave(image: np.ndarray) -> np.ndarray:
 
 
 def cut(source: Source, frame: Frame) -> np.ndarray:
-    """``frame``'s pixels (RGB, plus the background share when the source has a matte): one
-    bilinear warp from the region's level just above the frame's scale, which levels the eyes
-    (rotation about the eye centre), cuts and scales.
+    """``frame``'s pixels: the matte (premultiplied person, background share: RGBA) when the
+    source has one, else the capture's own (RGB). One bilinear warp from the region's level
+    just above the frame's scale, which levels the eyes (rotation about the eye centre), cuts
+    and scales.
     """
-    image, k, o = source.region_for(frame).level_for(frame.scale)
+    return _warp(source, source.region_for(frame, matte=bool(source.matted)), frame)
+
+
+def photo_pixels(source: Source, frame: Frame) -> np.ndarray:
+    """``frame``'s own pixels (RGB), for a photo that keeps its background: the capture's, not
+    the matte's, so they are the capture's pixels exactly, edges included."""
+    if not source.matted:
+        return cut(source, frame)
+    if frame not in source.plain_cuts:
+        source.plain_cuts[frame] = _warp(source, source.region_for(frame), frame)
+    return source.plain_cuts[frame]
+
+
+def _warp(source: Source, pyramid: "Pyramid", frame: Frame) -> np.ndarray:
+    image, k, o = pyramid.level_for(frame.scale)
     step = frame.crop_width / frame.width_px  # capture px per output px
     m = np.zeros((2, 3))
     m[:, :2] = np.diag(k) @ source.rot * step
@@ -189,21 +196,16 @@ def cut(source: Source, frame: Frame) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def replace_background(photo: np.ndarray, old: np.ndarray, new_hex: str) -> np.ndarray:
-    """``photo`` (RGB + background share) with the background colour swapped for ``new_hex``.
+def replace_background(photo: np.ndarray, new_hex: str) -> np.ndarray:
+    """``photo`` (premultiplied person + background share, see ``cut``) on ``new_hex``.
 
-    The old background's share is removed from every edge pixel (out = photo + (1 - a) * (new -
-    old)): hair strands keep their own colour with no grey or green fringe, and there is no hard
-    cut. Per channel, in 8 bits with one rounding (addWeighted), like the float sum rounded.
+    out = alpha F + (1 - alpha) new: the person's own colour where it covers the pixel, the new
+    colour where the wall did, nothing of the old wall, so hair strands keep their colour and
+    the new background is flat. Per channel, in 8 bits with one rounding (addWeighted).
     """
     new = np.array([int(new_hex[i:i + 2], 16) for i in (1, 3, 5)], np.float64)
-    *rgb, share = cv2.split(photo)
-    return cv2.merge([cv2.addWeighted(c, 1, share, d / 255, 0) for c, d in zip(rgb, new - old)])
-
-
-def photo_pixels(photo: np.ndarray) -> np.ndarray:
-    """The RGB of a cut that carries a background share it does not use."""
-    return cv2.cvtColor(photo, cv2.COLOR_RGBA2RGB) if photo.shape[2] == 4 else photo
+    *person, share = cv2.split(photo)
+    return cv2.merge([cv2.addWeighted(c, 1, share, v / 255, 0) for c, v in zip(person, new)])
 
 
 def to_grey(photo: np.ndarray) -> np.ndarray:
