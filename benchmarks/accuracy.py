@@ -48,6 +48,7 @@ TAG_REQUIREMENTS = {
     "head_covering": ["head.covering"],
     "hair_over_eyes": ["eyes.visible", "face.occlusion"],
     "hand_on_face": ["face.occlusion"],
+    "hair_over_forehead": ["hair.over_eyes"],  # a fringe on the forehead is allowed; it fails only over the brows
     "shadow_face": ["lighting.uniform"],
     "underexposed": ["image.exposure"],
     "greyscale": ["image.colour"],

@@ -12,8 +12,8 @@ from conftest import NEUTRAL, SMILING, SUNGLASSES, TWO_FACES, jpeg_bytes, load_r
 FACE_CODES = ["pose.yaw", "pose.roll", "eyes.open", "eyes.visible", "mouth.closed", "image.sharpness"]
 REQUIRED_CODES = {"face.count", "face.size", "pose.yaw", "pose.pitch", "pose.roll", "eyes.open", "eyes.visible",
                   "mouth.closed", "expression.neutral", "glasses.present", "glasses.tinted", "glasses.glare",
-                  "head.covering", "face.occlusion", "image.sharpness", "image.exposure", "image.colour",
-                  "image.compression", "lighting.uniform", "background.uniform", "background.shadow",
+                  "head.covering", "face.occlusion", "hair.over_eyes", "image.sharpness", "image.exposure",
+                  "image.colour", "image.compression", "lighting.uniform", "background.uniform", "background.shadow",
                   "background.colour", "frame.margins"}
 
 

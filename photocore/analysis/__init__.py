@@ -169,6 +169,13 @@ class Analysis:
         return np.array([float(top[0]), crown_y]), bool(crown_y > 0.5 / fy)
 
     @cached_property
+    def hands(self):
+        """Hands at the main face (``hands.HandSearch``): the hand model runs, at most once per
+        analysis and only on first use, when a cheap cue says something may be in front of the face."""
+        from .hands import search
+        return search(self)
+
+    @cached_property
     def face_polygon(self) -> np.ndarray:
         return self.landmarks[L.FACE_OVAL, :2].astype(np.int32)
 
