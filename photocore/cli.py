@@ -145,6 +145,32 @@ def cmd_convert(args) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
+def cmd_sheet(args) -> int:
+    """Lay one credential's photo out on a standard print (photocore/sheet.py)."""
+    from .private_files import mkdir_private, write_private
+    from .sheet import build_sheet, format_for
+
+    fmt = format_for(args.out)
+    size = load_catalogue(args.catalogue).get(args.credential) if args.credential else None
+    sheet = build_sheet(args.photo, size, paper=args.paper, fmt=fmt, copies=args.copies)
+    out = Path(args.out)
+    try:
+        mkdir_private(out.parent)
+        write_private(out, sheet.data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc}", code="output.unwritable") from exc
+    for note in sheet.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        _print_json({"file": str(out), **sheet.to_dict()})
+    else:
+        (w, h), (pw, ph) = sheet.page_mm, sheet.photo_mm
+        name = f" ({size.name_zh} / {size.name_en})" if size is not None else " (size from the photo's DPI)"
+        print(f"{out}: {sheet.copies} copies of {pw:.1f} x {ph:.1f} mm{name} on {sheet.paper} ({w:.1f} x {h:.1f} mm, "
+              f"{sheet.orientation}{', 300 dpi' if sheet.format == 'jpeg' else ''}); print at actual size (100 %)")
+    return EXIT_OK
+
+
 def _signing_options(args, captured_at):
     from .sign import CaptureInfo, load_signer
     from .sign.stage import SigningOptions
@@ -658,6 +684,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="embed a C2PA manifest in every JPEG (default: as each credential's profile says)")
     conv.add_argument("--sm2", action="store_true", help="also write an SM2-SM3 signature (<photo>.sm2.json)")
     conv.set_defaults(run=cmd_convert)
+
+    sheet_p = sub.add_parser("sheet", help="lay a credential's photo out on a print (6inch, 5inch, A4) at true size")
+    sheet_p.add_argument("photo", metavar="PHOTO", type=_path, help="a photo photocore convert made")
+    sheet_p.add_argument("--out", required=True, metavar="FILE.jpg|FILE.pdf", type=_path)
+    sheet_p.add_argument("--paper", default="6inch", metavar="6inch|5inch|a4",
+                         help="6inch (4x6 in, the default), 5inch (3.5x5 in) or a4")
+    sheet_p.add_argument("--credential", metavar="ID", help="the photo's credential: its printed size and name "
+                                                            "(default: the size from the photo's DPI)")
+    sheet_p.add_argument("--copies", type=_count(1), metavar="N", help="this many (default: as many as fit)")
+    sheet_p.add_argument("--catalogue", metavar="DIR", type=_path, help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    sheet_p.add_argument("--json", action="store_true")
+    sheet_p.set_defaults(run=cmd_sheet)
 
     keys = sub.add_parser("keys", help="the signing key store: root and station certificates")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
