@@ -267,9 +267,35 @@ def cmd_push(args) -> int:
             raise ConfigError(f"no system {args.to!r} in {args.systems} ({', '.join(systems)})",
                               code="config.unknown_system")
         system = systems[args.to]
-    counts = push(_outbox(args), args.paths, system)
+    counts = push(_outbox(args), args.paths, system, reference=args.reference)
     print(f"{system.id}: {counts['queued']} queued, {counts['already_queued']} already queued, "
           f"{counts['not_for_system']} not taken by this system")
+    return EXIT_OK
+
+
+def cmd_adapters(args) -> int:
+    """The adapters installed (entry point group photocore.adapters), or the contract kit on one."""
+    from .adapters import available
+
+    if args.adapters_command == "check":
+        import tomllib
+
+        from .adapters.contract import check_adapter
+        try:
+            settings = tomllib.loads(Path(args.settings).read_text(encoding="utf-8")) if args.settings else None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read adapter settings {args.settings}: {exc}", code="config.invalid") from exc
+        report = check_adapter(args.name, settings, raise_on_failure=False)
+        if args.json:
+            _print_json(report.to_dict())
+        else:
+            print(report.summary())
+        return EXIT_OK if report.ok else EXIT_FAIL
+    if args.json:
+        _print_json([vars(i) for i in available()])
+    else:
+        for i in available():
+            print(f"{i.name:20} {i.target}  ({i.distribution} {i.version})")
     return EXIT_OK
 
 
@@ -735,8 +761,20 @@ def build_parser() -> argparse.ArgumentParser:
     push_p.add_argument("--to", metavar="SYSTEM", help="a system of --systems FILE")
     push_p.add_argument("--systems", metavar="FILE", type=_path, help="the agency systems file (TOML)")
     push_p.add_argument("--endpoint", metavar="URL", help="quick test: plain JSON POST to URL")
+    push_p.add_argument("--reference", metavar="REF", help="the agency's application reference for the one photo "
+                                                           "pushed (adapters name files by it)")
     outbox_options(push_p)
     push_p.set_defaults(run=cmd_push)
+
+    adapters_p = sub.add_parser("adapters", help="adapters installed (entry points), and their contract check")
+    adapters_sub = adapters_p.add_subparsers(dest="adapters_command")
+    a_list = adapters_sub.add_parser("list", help="every adapter installed (the default)")
+    a_list.add_argument("--json", action="store_true")
+    a_check = adapters_sub.add_parser("check", help="run the adapter contract kit against one adapter")
+    a_check.add_argument("name", metavar="NAME")
+    a_check.add_argument("--settings", metavar="FILE.toml", type=_path, help="the adapter's settings table")
+    a_check.add_argument("--json", action="store_true")
+    adapters_p.set_defaults(run=cmd_adapters, json=False)
 
     deliver_p = sub.add_parser("deliver", help="drain the outbox (SIGTERM finishes the current attempt)")
     deliver_p.add_argument("--once", action="store_true", help="exit when nothing is due")

@@ -42,8 +42,13 @@ def transports():
     made = []
 
     def make(server, **settings):
+        known_hosts = None
+        if isinstance(server, SftpServer):  # the server's own host key: checking is the default
+            known_hosts = server.root.parent / f"known_hosts-{server.port}"
+            known_hosts.write_text(server.known_hosts_line())
         cfg = {"transport": "sftp", "host": "127.0.0.1", "port": server.port, "username": USER,
-               "password": f"env:{PASSWORD_ENV}", "directory": "incoming", "timeout": 5, **settings}
+               "password": f"env:{PASSWORD_ENV}", "directory": "incoming", "timeout": 5,
+               "known_hosts": str(known_hosts) if known_hosts else None, **settings}
         made.append(SftpTransport.from_config({k: v for k, v in cfg.items() if v is not None}))
         return made[-1]
 
@@ -60,7 +65,7 @@ def test_delivers_photo_and_sidecars_with_exact_bytes(server, transports, caplog
     d = delivery(sm2=b'{"alg":"SM2","sig":"3045"}')
     name = f"{d.photo_id}-{d.filename}"
     with caplog.at_level(logging.WARNING):
-        transport = transports(server)
+        transport = transports(server, known_hosts=None, insecure_skip_host_key_check=True)
         receipt = transport.send(d)
         transport.send(delivery(photo_id="another"))  # same connection, no second warning
     assert receipt.receipt_id == f"incoming/{name}" and receipt.detail == "uploaded"
@@ -137,8 +142,30 @@ def test_known_hosts_match_and_mismatch(server, transports, tmp_path):
     bad.write_text(server.known_hosts_line(asyncssh.generate_private_key("ssh-ed25519")))
     with pytest.raises(DeliveryError) as caught:
         transports(server, known_hosts=str(bad)).send(delivery(photo_id="other"))
-    assert caught.value.permanent and caught.value.code == "deliver.sftp_permanent"
-    assert "HostKeyNotVerifiable" in str(caught.value)
+    assert caught.value.permanent and caught.value.code == "deliver.sftp_host_key"
+    assert "not in" in caught.value.message and str(bad) in caught.value.message
+    assert not (server.root / "incoming" / "other-police.resident-id-card.jpg").exists()
+
+
+def test_host_keys_are_checked_unless_explicitly_skipped(server, transports, tmp_path, caplog):
+    base = {"transport": "sftp", "host": "127.0.0.1", "username": USER, "password": "env:X"}
+    with pytest.raises(ConfigError) as caught:  # neither setting: refused before any connection
+        SftpTransport.from_config(base)
+    assert caught.value.code == "deliver.sftp_host_key" and "known_hosts" in caught.value.message
+    for not_true in (False, "true", 1):
+        with pytest.raises(ConfigError):
+            SftpTransport.from_config({**base, "insecure_skip_host_key_check": not_true})
+    assert SftpTransport.from_config({**base, "known_hosts": "/etc/photocore/known_hosts"}).skip_host_key_check is False
+    # a known_hosts file that is not there: a typed error, nothing sent
+    with pytest.raises(PhotocoreError) as caught:
+        transports(server, known_hosts=str(tmp_path / "absent")).send(delivery())
+    assert caught.value.code == "deliver.sftp_host_key"
+    assert not (server.root / "incoming").exists()
+    # the explicit opt-out works, and says so
+    with caplog.at_level(logging.WARNING):
+        insecure = transports(server, known_hosts=None, insecure_skip_host_key_check=True)
+        assert insecure.skip_host_key_check and insecure.send(delivery()).detail == "uploaded"
+    assert any("NOT checked" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
 
 def test_private_key_login(tmp_path, transports):
@@ -189,7 +216,8 @@ def test_directory_that_cannot_exist_is_permanent(server, transports):
 
 
 def test_config_is_checked():
-    base = {"transport": "sftp", "host": "127.0.0.1", "username": USER, "password": "env:X"}
+    base = {"transport": "sftp", "host": "127.0.0.1", "username": USER, "password": "env:X",
+            "known_hosts": "/etc/photocore/known_hosts"}
     with pytest.raises(ConfigError, match="hostname") as caught:
         SftpTransport.from_config({**base, "hostname": "x"})
     assert caught.value.code == "config.invalid"
@@ -209,5 +237,5 @@ def test_silent_server_times_out_as_transient(transports, monkeypatch):
             port = silent.getsockname()[1]
 
         with pytest.raises(DeliveryError) as caught:
-            transports(Port, timeout=1).send(delivery())
+            transports(Port, timeout=1, insecure_skip_host_key_check=True).send(delivery())
     assert not caught.value.permanent and caught.value.code == "deliver.sftp_unavailable"

@@ -200,7 +200,8 @@ class Outbox:
     def _seal(self, row_id: str, delivery: dict) -> bytes:
         nonce = os.urandom(12)
         plain = json.dumps({"data": base64.b64encode(delivery["data"]).decode(), "jws": delivery["jws"],
-                            "sm2": base64.b64encode(delivery["sm2"]).decode() if delivery.get("sm2") else None})
+                            "sm2": base64.b64encode(delivery["sm2"]).decode() if delivery.get("sm2") else None,
+                            "reference": delivery.get("reference")})
         return nonce + self._aead.encrypt(nonce, plain.encode(), row_id.encode())
 
     def _open(self, row_id: str, sealed: bytes) -> dict:
@@ -209,7 +210,8 @@ class Outbox:
         except Exception as exc:
             raise OutboxError(f"cannot decrypt outbox row {row_id}: wrong {ENV_KEY}?", code="outbox.bad_key") from exc
         return {"data": base64.b64decode(plain["data"]), "jws": plain["jws"],
-                "sm2": base64.b64decode(plain["sm2"]) if plain["sm2"] else None}
+                "sm2": base64.b64decode(plain["sm2"]) if plain["sm2"] else None,
+                "reference": plain.get("reference")}  # rows sealed before references existed have none
 
     # -- writing -------------------------------------------------------------------------
     def register_destination(self, destination_id: str, config: dict) -> None:
@@ -230,10 +232,11 @@ class Outbox:
         return json.loads(row[0])
 
     def enqueue(self, *, photo_id: str, credential: str, destination: str, filename: str, data: bytes, jws: str,
-                sm2: bytes | None = None) -> tuple[str, bool]:
-        """(row id, newly added). Enqueuing the same (photo, credential, destination) twice adds nothing."""
+                sm2: bytes | None = None, reference: str | None = None) -> tuple[str, bool]:
+        """(row id, newly added). Enqueuing the same (photo, credential, destination) twice adds nothing.
+        ``reference`` (the agency's application reference, for adapters' names) is sealed with the photo."""
         row_id = str(uuid.uuid4())
-        payload = self._seal(row_id, {"data": data, "jws": jws, "sm2": sm2})
+        payload = self._seal(row_id, {"data": data, "jws": jws, "sm2": sm2, "reference": reference})
         now = time.time()
         with self._tx() as cur:
             cur.execute(self._q("INSERT INTO outbox (id, photo_id, credential, destination, filename, payload, status,"
@@ -277,7 +280,7 @@ class Outbox:
         for row_id, photo_id, credential, destination, filename, payload, attempts in rows:
             body = self._open(row_id, payload)
             out.append((Delivery(row_id, photo_id, credential, filename, body["data"], body["jws"], body["sm2"],
-                                 attempts), destination))
+                                 attempts, body["reference"]), destination))
         return out
 
     def _abandon_exhausted(self, cur, now: float) -> None:

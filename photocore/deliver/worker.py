@@ -1,4 +1,5 @@
-"""Drain the outbox: N threads claim due rows, push each through its transport, settle it.
+"""Drain the outbox: N threads claim due rows, push each through its transport (with the
+system's adapter on top, when it names one), settle it.
 
 SIGTERM (or Ctrl-C) sets a stop flag: each thread finishes the attempt it is making and exits.
 A SIGKILL at any moment loses nothing: the row stays leased until its lease runs out, then it
@@ -16,9 +17,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..adapters.registry import make_sender
 from ..errors import PhotocoreError
 from .outbox import DEAD, Outbox
-from .transports import make_transport
 from .transports.base import DeliveryError
 
 
@@ -94,7 +95,7 @@ class Worker:
         try:
             if destination not in transports:
                 configs[destination] = self.outbox.destination(destination)
-                transports[destination] = make_transport(configs[destination])
+                transports[destination] = make_sender(configs[destination], destination)
             limit = self._limit_for(destination, configs[destination])
             if limit:
                 limit.wait(self.stop)

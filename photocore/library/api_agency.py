@@ -29,7 +29,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..deliver.transports.http import CONTENT_TYPES, webhook_signature
+from ..deliver.transports.base import CONTENT_TYPES
+from ..deliver.transports.http import webhook_signature
 from .app import problem_response
 from .agency_auth import TOKEN_PATH, Agency, BearerError, authenticate, clients_for, issue_token
 from .config import resolve_reference

@@ -39,6 +39,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey, import_key
 
+from ..sign.signer import allowing
 from .config import resolve_reference
 from .errors import LibraryError
 
@@ -293,7 +294,7 @@ class OidcClient:
         if key is None:
             raise _bad_token(f"no {alg} key with kid {str(kid)[:64]!r} in the issuer's JWKS")
         try:
-            token = jwt.decode(id_token, key, algorithms=[alg])
+            token = jwt.decode(id_token, key, registry=allowing([alg]))
         except JoseError as exc:
             raise _bad_token(f"the ID token's signature does not verify ({type(exc).__name__})") from exc
         if not isinstance(token.claims, dict):

@@ -14,24 +14,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import warnings
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from joserfc.errors import SecurityWarning
+from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, OKPKey
 from joserfc.jws import JWSRegistry
-from joserfc._rfc7515.model import JWSAlgModel
 
 ALGORITHMS = ("EdDSA", "ES256")
-
-# joserfc flags "EdDSA" as superseded by RFC 9864's "Ed25519". "EdDSA" is kept because it is
-# what other JOSE libraries (and agencies' verifiers) accept today. A process-wide filter, set
-# once: warnings.catch_warnings() is not thread-safe, and verification runs in threads.
-warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
+DELIBERATE = ("EdDSA",)  # names joserfc calls deprecated that photocore uses on purpose
 
 
 class Signer(Protocol):
@@ -102,13 +97,48 @@ def public_jwk(cert_der: bytes):
     return OKPKey.import_key(pem) if isinstance(public, ed25519.Ed25519PublicKey) else ECKey.import_key(pem)
 
 
+class _Deliberate(JWSAlgModel):
+    """One of joserfc's own algorithms, without its deprecation notice.
+
+    joserfc flags "EdDSA" as superseded by RFC 9864's "Ed25519" with a SecurityWarning each time
+    a registry hands it out. "EdDSA" is kept on purpose: it is what other JOSE libraries (and
+    agencies' verifiers) accept today. Quieting it per registry, rather than with a process-wide
+    warnings filter, leaves the warning to anyone else in the process who uses EdDSA by accident
+    (and ``warnings.catch_warnings`` is not thread-safe, while verification runs in threads)."""
+
+    def __init__(self, algorithm: JWSAlgModel):
+        self._algorithm = algorithm
+        self.name, self.description = algorithm.name, algorithm.description
+        self.key_type, self.recommended = algorithm.key_type, algorithm.recommended
+        self.security_warning = None
+
+    def check_key(self, key: Any) -> None:
+        self._algorithm.check_key(key)
+
+    def sign(self, msg: bytes, key: Any) -> bytes:
+        return self._algorithm.sign(msg, key)
+
+    def verify(self, msg: bytes, sig: bytes, key: Any) -> bool:
+        return self._algorithm.verify(msg, sig, key)
+
+
+def allowing(algorithms: Iterable[str]) -> JWSRegistry:
+    """joserfc's JWS registry restricted to ``algorithms``, "EdDSA" among them without its
+    deprecation warning (see ``_Deliberate``). Used wherever photocore verifies a JWS."""
+    names = list(algorithms)
+    reg = JWSRegistry(algorithms=names)
+    reg.algorithms = {**JWSRegistry.algorithms,
+                      **{n: _Deliberate(JWSRegistry.algorithms[n]) for n in names if n in DELIBERATE}}
+    return reg
+
+
 def registry(signer: Signer | None = None, algorithms=ALGORITHMS) -> JWSRegistry:
     """A JWS registry that accepts our header (x5c makes it larger than joserfc's 512-byte
     default) and, when ``signer`` is given, signs through it."""
-    reg = JWSRegistry(algorithms=list(algorithms))
+    reg = allowing(algorithms)
     reg.max_header_length = 16384
     reg.max_payload_length = 1_000_000
     if signer is not None:
         key_type = "OKP" if signer.alg == "EdDSA" else "EC"
-        reg.algorithms = {**JWSRegistry.algorithms, signer.alg: _SignerAlgorithm(signer, key_type)}
+        reg.algorithms = {**reg.algorithms, signer.alg: _SignerAlgorithm(signer, key_type)}
     return reg

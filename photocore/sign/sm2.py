@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -77,9 +78,10 @@ class Sm2Signer:
         self.uid = uid
 
     def sign(self, data: bytes) -> bytes:
-        from pysmx.SM2._SM2 import get_random_str  # CSPRNG nonce in [1, n-1]
         while True:
-            signature = self._sm2.Sign(data, self._private, get_random_str(64), 64, uid=self.uid)
+            # the nonce k: from the OS CSPRNG, in [1, n-1] (GM/T 0003), 64 hex digits as Sign takes it
+            nonce = f"{secrets.randbelow(self._sm2.sm2_N - 1) + 1:064x}"
+            signature = self._sm2.Sign(data, self._private, nonce, 64, uid=self.uid)
             if signature:  # Sign returns None for the rare nonce that must be redrawn
                 return signature
 

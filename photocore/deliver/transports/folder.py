@@ -1,17 +1,20 @@
 """Folder drop: a local directory or a mounted network share.
 
 Each file is written under a temporary name and renamed into place (atomic on one file
-system), sidecars first and the photo last, so a reader that sees the photo sees its .jws.
-Names derive from the photo id, so a repeated delivery rewrites the same files.
+system), in the order given: sidecars first and the photo last, so a reader that sees the
+photo sees its sidecars. Names derive from the delivery (the photo id, or an adapter's
+application reference), so a repeated delivery rewrites the same files; when the last file is
+already there with the same bytes nothing is written ("already delivered").
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from .base import Delivery, DeliveryError, Receipt, check_config
+from .base import Delivery, DeliveryError, File, Receipt, check_config, check_path, native_files
 
 KEYS = {"transport", "directory"}
 
@@ -25,31 +28,39 @@ class FolderTransport:
         check_config("folder", cfg, KEYS, ("directory",))
         return cls(cfg["directory"])
 
-    def _write(self, name: str, data: bytes, delivery_id: str) -> None:
-        tmp = self.directory / f".{name}.{delivery_id}.tmp"
+    def _write(self, target: Path, data: bytes, delivery_id: str) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{delivery_id}.tmp")
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.directory / name)
+        os.replace(tmp, target)
 
-    def send(self, delivery: Delivery) -> Receipt:
-        name = f"{delivery.photo_id}-{delivery.filename}"
-        target = self.directory / name
+    def put(self, files: Sequence[File], delivery: Delivery) -> Receipt:
+        targets = [self.directory / check_path(f.name) for f in files]
+        last = targets[-1]
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            if target.exists() and hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(delivery.data).digest():
-                return Receipt(str(target), "already delivered")
-            self._write(f"{name}.jws", delivery.jws.encode("ascii"), delivery.id)
-            if delivery.sm2:
-                self._write(f"{name}.sm2.json", delivery.sm2, delivery.id)
-            self._write(name, delivery.data, delivery.id)
+            if last.exists() and hashlib.sha256(last.read_bytes()).digest() == hashlib.sha256(files[-1].data).digest():
+                return Receipt(str(last), "already delivered")
+            for file, target in zip(files, targets, strict=True):
+                self._write(target, file.data, delivery.id)
         except PermissionError as exc:
             raise DeliveryError(f"cannot write to {self.directory}: {exc}", code="deliver.folder_denied",
                                 permanent=True) from exc
         except OSError as exc:  # a share that is not mounted, a full disk: may pass
             raise DeliveryError(f"cannot write to {self.directory}: {exc}", code="deliver.folder_unavailable") from exc
-        return Receipt(str(target), "written")
+        return Receipt(str(last), "written")
+
+    def send(self, delivery: Delivery) -> Receipt:
+        return self.put(native_files(delivery), delivery)
+
+    def fetch(self, name: str) -> bytes | None:
+        try:
+            return (self.directory / check_path(name)).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def close(self) -> None:
         pass

@@ -15,12 +15,11 @@ import time
 import httpx
 
 from ...errors import ConfigError
-from .base import Delivery, DeliveryError, Receipt, Secret, check_config
+from .base import Delivery, DeliveryError, Receipt, Request, Secret, check_config, content_type_of
 
 KEYS = {"transport", "url", "mode", "fields", "auth", "mtls", "webhook", "timeout", "headers"}
 DEFAULT_FIELDS = {"photo_id": "photo_id", "credential": "credential", "image": "image_base64", "jws": "jws",
                   "sm2": "sm2"}
-CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp"}
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -81,21 +80,21 @@ class HttpTransport:
             self._client = httpx.Client(**options)
         return self._client
 
-    def _body(self, delivery: Delivery) -> tuple[bytes, dict]:
+    def _request(self, delivery: Delivery) -> Request:
+        """The transport's own body (without an adapter): JSON with the photo in base64, or multipart."""
         f = self.fields
         if self.mode == "json":
             doc = {f["photo_id"]: delivery.photo_id, f["credential"]: delivery.credential,
                    f["image"]: base64.b64encode(delivery.data).decode("ascii"), f["jws"]: delivery.jws}
             if delivery.sm2:
                 doc[f["sm2"]] = delivery.sm2.decode("utf-8")
-            return json.dumps(doc).encode("utf-8"), {"content-type": "application/json"}
-        ext = delivery.filename.rsplit(".", 1)[-1].lower()
-        files = {"photo": (delivery.filename, delivery.data, CONTENT_TYPES.get(ext, "application/octet-stream"))}
+            return Request(json.dumps(doc).encode("utf-8"), "application/json")
+        files = {"photo": (delivery.filename, delivery.data, content_type_of(delivery.filename))}
         data = {f["photo_id"]: delivery.photo_id, f["credential"]: delivery.credential, f["jws"]: delivery.jws}
         if delivery.sm2:
             data[f["sm2"]] = delivery.sm2.decode("utf-8")
         request = httpx.Request("POST", self.url, data=data, files=files)
-        return request.read(), {"content-type": request.headers["content-type"]}
+        return Request(request.read(), request.headers["content-type"])
 
     def _signature(self, msg_id: str, timestamp: int, body: bytes) -> str:
         secret = Secret(self.webhook["secret"]).value() if "secret" in self.webhook else None
@@ -103,8 +102,14 @@ class HttpTransport:
         return webhook_signature(msg_id, timestamp, body, secret=secret, ed25519_pem=pem)
 
     def send(self, delivery: Delivery) -> Receipt:
-        body, headers = self._body(delivery)
-        headers = {**self.headers, **headers, "idempotency-key": delivery.id}
+        return self.post(self._request(delivery), delivery)
+
+    def post(self, request: Request, delivery: Delivery) -> Receipt:
+        """POST ``request`` with this system's headers and auth, the idempotency key and, when
+        configured, Standard Webhooks signatures over its body."""
+        body = request.body
+        headers = {**self.headers, **request.headers, "content-type": request.content_type,
+                   "idempotency-key": delivery.id}
         if self.auth.get("type") == "bearer":
             headers["authorization"] = f"Bearer {Secret(self.auth['token']).value()}"
         if self.webhook:

@@ -1,18 +1,21 @@
 """S3 (AWS, MinIO, Ceph RGW) delivery with boto3.
 
-Sidecars first, photo last, each ``put_object`` with ``If-None-Match: *``: the store writes a key
+Files in the order given (sidecars first, photo last), each ``put_object`` with
+``If-None-Match: *`` and a ``sha256`` metadata entry beside the adapter's: the store writes a key
 once, so a delivery repeated after a crash cannot overwrite anything. A 412 on a key that holds
 our bytes (its ``sha256`` metadata matches) means that part was delivered already; other bytes
 under the same key are a permanent conflict. Stores that ignore If-None-Match (old Ceph and MinIO
 releases) overwrite instead: same bytes, so the result is the same, but a conflict goes unseen.
 
-``prefix`` is a folder: "incoming" and "incoming/" both give "incoming/<photo id>-<filename>".
+``prefix`` is a folder: "incoming" and "incoming/" both give "incoming/<photo id>-<filename>"
+(or "incoming/<the adapter's name>").
 Without ``access_key``/``secret_key`` boto3's own credential chain (instance role, ...) is used.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import boto3
 from botocore.config import Config
@@ -20,14 +23,10 @@ from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError,
                                  PartialCredentialsError)
 
 from ...errors import ConfigError
-from .base import Delivery, DeliveryError, Receipt, Secret, check_config
+from .base import Delivery, DeliveryError, File, Receipt, Secret, check_config, check_path, native_files
 
 KEYS = {"transport", "endpoint_url", "bucket", "prefix", "region", "access_key", "secret_key", "timeout",
         "addressing_style"}
-CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp",
-                 "jp2": "image/jp2", "jws": "application/sd-jwt", "json": "application/json"}
-
-
 def _retry_after(headers: dict) -> float | None:
     try:
         return float(headers["retry-after"])
@@ -94,15 +93,13 @@ class S3Transport:
                                                            config=self._config, **credentials)
         return self._client
 
-    def _put(self, key: str, body: bytes, delivery: Delivery) -> tuple[str, bool]:
-        """Store body at key once; (ETag, already there)."""
-        sha256 = hashlib.sha256(body).hexdigest()
-        extension = key.rsplit(".", 1)[-1].lower()
+    def _put(self, key: str, file: File) -> tuple[str, bool]:
+        """Store the file at key once; (ETag, already there)."""
+        sha256 = hashlib.sha256(file.data).hexdigest()
         try:
             answer = self._s3().put_object(
-                Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*",
-                ContentType=CONTENT_TYPES.get(extension, "application/octet-stream"),
-                Metadata={"photo-id": delivery.photo_id, "credential": delivery.credential, "sha256": sha256})
+                Bucket=self.bucket, Key=key, Body=file.data, IfNoneMatch="*", ContentType=file.content_type,
+                Metadata={**file.metadata, "sha256": sha256})
             return answer.get("ETag", ""), False
         except ClientError as exc:
             if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 412:
@@ -113,17 +110,26 @@ class S3Transport:
                                 code="deliver.s3_conflict", permanent=True)
         return head.get("ETag", ""), True
 
-    def send(self, delivery: Delivery) -> Receipt:
-        key = f"{self.prefix}{delivery.photo_id}-{delivery.filename}"
-        where = f"s3://{self.bucket}/{key}"
+    def put(self, files: Sequence[File], delivery: Delivery) -> Receipt:
+        keys = [self.prefix + check_path(f.name) for f in files]
+        where = f"s3://{self.bucket}/{keys[-1]}"
         try:
-            self._put(f"{key}.jws", delivery.jws.encode("ascii"), delivery)
-            if delivery.sm2 is not None:
-                self._put(f"{key}.sm2.json", delivery.sm2, delivery)
-            etag, already = self._put(key, delivery.data, delivery)
+            for file, key in zip(files, keys, strict=True):
+                etag, already = self._put(key, file)
         except (ClientError, BotoCoreError) as exc:
             raise delivery_error(exc, where) from exc
         return Receipt(where, f"already delivered (ETag {etag})" if already else f"stored (ETag {etag})")
+
+    def send(self, delivery: Delivery) -> Receipt:
+        return self.put(native_files(delivery), delivery)
+
+    def fetch(self, name: str) -> bytes | None:
+        try:
+            return self._s3().get_object(Bucket=self.bucket, Key=self.prefix + check_path(name))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise delivery_error(exc, f"s3://{self.bucket}/{self.prefix}{name}") from exc
 
     def close(self) -> None:
         if self._client is not None:

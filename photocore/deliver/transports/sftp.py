@@ -4,13 +4,14 @@ asyncssh is asyncio-only, so the transport owns an event loop on a daemon thread
 coroutines: ``send`` then works from any thread, even one already running its own loop. One
 connection is kept open between deliveries and made again when it drops. Each file goes up
 under ``.<name>.<delivery id>.tmp`` and is renamed into place (``posix-rename``, atomic; plain
-rename where the server lacks it), sidecars first and the photo last, so a reader that sees the
-photo sees its .jws. A photo already there with the same bytes is "already delivered"; one with
-other bytes is replaced, as the folder transport does.
+rename where the server lacks it), in the order given: sidecars first and the photo last, so a
+reader that sees the photo sees its .jws. A last file already there with the same bytes is
+"already delivered"; one with other bytes is replaced, as the folder transport does.
 
-Host keys: with ``known_hosts`` (a path to an OpenSSH known_hosts file) the server must show a
-key listed there. Without it host-key checking is OFF, so whoever answers on host:port gets the
-photos; a warning says so once per transport.
+Host keys are checked: ``known_hosts`` (a path to an OpenSSH known_hosts file) is required, and
+the server must show a key listed there. Only ``insecure_skip_host_key_check = true`` turns the
+check off, so whoever answers on host:port gets the photos; a warning says so once per
+transport. Neither setting is a ``deliver.sftp_host_key`` error.
 
 ``timeout`` bounds each network step (connecting, logging in, every SFTP request), not the whole
 delivery.
@@ -23,16 +24,17 @@ import hashlib
 import logging
 import posixpath
 import threading
+from collections.abc import Sequence
 
 import asyncssh
 
 from ...errors import ConfigError, PhotocoreError
-from .base import Delivery, DeliveryError, Receipt, Secret, check_config
+from .base import Delivery, DeliveryError, File, Receipt, Secret, check_config, check_path, native_files
 
 log = logging.getLogger(__name__)
 
 KEYS = {"transport", "host", "port", "username", "password", "private_key", "private_key_file", "known_hosts",
-        "directory", "timeout"}
+        "insecure_skip_host_key_check", "directory", "timeout"}
 
 # Retrying cannot help: wrong credentials or host key, or the server refuses the path.
 _PERMANENT = (asyncssh.PermissionDenied, asyncssh.HostKeyNotVerifiable, asyncssh.IllegalUserName,
@@ -48,10 +50,16 @@ _CONNECTION_LOST = (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, asyncs
 class SftpTransport:
     def __init__(self, host: str, *, username: str, port: int = 22, password: str | None = None,
                  private_key: str | None = None, private_key_file: str | None = None,
-                 known_hosts: str | None = None, directory: str = ".", timeout: float = 20.0):
+                 known_hosts: str | None = None, insecure_skip_host_key_check: bool = False, directory: str = ".",
+                 timeout: float = 20.0):
+        if not known_hosts and insecure_skip_host_key_check is not True:
+            raise ConfigError(f"sftp {host}: known_hosts is required (an OpenSSH known_hosts file with the server's "
+                              "host key); insecure_skip_host_key_check = true turns host-key checking off",
+                              code="deliver.sftp_host_key")
         self.host, self.port, self.username = host, int(port), username
         self.directory = directory.rstrip("/") or "/"
         self.known_hosts, self.timeout = known_hosts, float(timeout)
+        self.skip_host_key_check = not known_hosts
         self._password = Secret(password) if password else None
         self._private_key = Secret(private_key) if private_key else None  # reference to the key's text
         self._private_key_file = private_key_file
@@ -70,8 +78,9 @@ class SftpTransport:
                               code="config.invalid")
         return cls(cfg["host"], username=cfg["username"], port=cfg.get("port", 22), password=cfg.get("password"),
                    private_key=cfg.get("private_key"), private_key_file=cfg.get("private_key_file"),
-                   known_hosts=cfg.get("known_hosts"), directory=cfg.get("directory", "."),
-                   timeout=cfg.get("timeout", 20))
+                   known_hosts=cfg.get("known_hosts"),
+                   insecure_skip_host_key_check=cfg.get("insecure_skip_host_key_check", False),
+                   directory=cfg.get("directory", "."), timeout=cfg.get("timeout", 20))
 
     # -- the event loop this transport owns --------------------------------------------------------
 
@@ -97,13 +106,13 @@ class SftpTransport:
         if self.known_hosts:
             try:
                 options["known_hosts"] = asyncssh.read_known_hosts(self.known_hosts)
-            except OSError as exc:
-                raise ConfigError(f"sftp: cannot read known_hosts {self.known_hosts}: {exc.strerror}",
-                                  code="config.invalid") from None
+            except (OSError, ValueError) as exc:  # missing or unreadable file, or not known_hosts lines
+                raise ConfigError(f"sftp: cannot read known_hosts {self.known_hosts}: "
+                                  f"{getattr(exc, 'strerror', None) or exc}", code="deliver.sftp_host_key") from None
         else:
             options["known_hosts"] = None
             if not self._warned:
-                log.warning("sftp %s:%s: no known_hosts configured, the server's host key is NOT checked",
+                log.warning("sftp %s:%s: insecure_skip_host_key_check is set, the server's host key is NOT checked",
                             self.host, self.port)
                 self._warned = True
         if self._password is not None:
@@ -160,7 +169,11 @@ class SftpTransport:
             await self._op(fh.close())
 
     async def _put(self, sftp, name: str, data: bytes, delivery_id: str) -> None:
-        target, tmp = self._path(name), self._path(f".{name}.{delivery_id}.tmp")
+        target = self._path(name)
+        folder, base = posixpath.split(target)
+        tmp = posixpath.join(folder, f".{base}.{delivery_id}.tmp")
+        if folder and folder != self.directory:
+            await self._op(sftp.makedirs(folder, exist_ok=True))
         fh = await self._op(sftp.open(tmp, "wb"))
         try:
             await self._op(fh.write(data))
@@ -174,41 +187,58 @@ class SftpTransport:
                 await self._op(sftp.remove(target))
             await self._op(sftp.rename(tmp, target))
 
-    async def _upload(self, delivery: Delivery) -> Receipt:
+    async def _upload(self, files: Sequence[File], delivery: Delivery) -> Receipt:
         sftp = await self._client()
-        name = f"{delivery.photo_id}-{delivery.filename}"
-        target = self._path(name)
+        last = files[-1]
+        target = self._path(last.name)
         try:
             size = (await self._op(sftp.stat(target))).size
         except asyncssh.SFTPNoSuchFile:
             size = None
-        if size == len(delivery.data):
+        if size == len(last.data):
             existing = await self._read_back(sftp, target)
-            if existing is not None and hashlib.sha256(existing).digest() == hashlib.sha256(delivery.data).digest():
+            if existing is not None and hashlib.sha256(existing).digest() == hashlib.sha256(last.data).digest():
                 return Receipt(target, "already delivered")
-        await self._put(sftp, f"{name}.jws", delivery.jws.encode("ascii"), delivery.id)
-        if delivery.sm2 is not None:
-            await self._put(sftp, f"{name}.sm2.json", delivery.sm2, delivery.id)
-        await self._put(sftp, name, delivery.data, delivery.id)
+        for file in files:
+            await self._put(sftp, file.name, file.data, delivery.id)
         return Receipt(target, "uploaded")
 
-    async def _send(self, delivery: Delivery) -> Receipt:
+    async def _send(self, files: Sequence[File], delivery: Delivery) -> Receipt:
         kept = self._sftp is not None and not self._conn.is_closed()
         try:
-            return await self._upload(delivery)
+            return await self._upload(files, delivery)
         except _CONNECTION_LOST:
             await self._drop()
             if not kept:
                 raise
-        return await self._upload(delivery)  # the kept connection had gone stale: once more, fresh
+        return await self._upload(files, delivery)  # the kept connection had gone stale: once more, fresh
 
     def send(self, delivery: Delivery) -> Receipt:
+        return self.put(native_files(delivery), delivery)
+
+    def fetch(self, name: str) -> bytes | None:
+        async def read() -> bytes | None:
+            return await self._read_back(await self._client(), self._path(check_path(name)))
+
+        return self._call(read())
+
+    def put(self, files: Sequence[File], delivery: Delivery) -> Receipt:
+        for file in files:
+            check_path(file.name)
+        return self._call(self._send(files, delivery))
+
+    def _call(self, coro):
+        """Run one step on the connection; asyncssh's errors become DeliveryErrors."""
         where = f"{self.username}@{self.host}:{self.port}"
         with self._lock:
             try:
-                return self._run(self._send(delivery))
+                return self._run(coro)
             except PhotocoreError:  # ours already (a missing secret, a bad path in the config)
                 raise
+            except asyncssh.HostKeyNotVerifiable as exc:
+                self._run(self._drop())
+                raise DeliveryError(f"sftp {where}: the server's host key is not in {self.known_hosts}: {exc}",
+                                    code="deliver.sftp_host_key", permanent=True) from exc
             except _PERMANENT as exc:
                 self._run(self._drop())
                 raise DeliveryError(f"sftp {where}: {type(exc).__name__}: {exc}", code="deliver.sftp_permanent",
