@@ -17,16 +17,20 @@ import sys
 PR_SET_PDEATHSIG = 1
 
 
-def exit_with_parent(sig: int = signal.SIGKILL) -> bool:
+def exit_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> bool:
     """Have this process receive ``sig`` when its parent dies; True if the kernel took the request.
 
-    Exits at once if the parent is already gone (it may have died before the request was made)."""
+    ``parent`` is the pid of the process that started this one, as that process saw itself: the
+    parent may die before a freshly spawned worker gets here (it imports for a while first), and
+    then ``os.getppid()`` already names whoever adopted it. Exits at once when the parent is gone."""
     if not sys.platform.startswith("linux"):
         return False  # PR_SET_PDEATHSIG is Linux-only; elsewhere workers fall back on their pipes' EOF
     import ctypes
     import ctypes.util
 
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:  # died while this process was starting: nobody will send the signal
+        os._exit(1)
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:

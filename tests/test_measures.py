@@ -3,8 +3,9 @@
 import numpy as np
 
 import photocore
+from photocore.analysis import linear_luminance
 from photocore.measures import REGISTRY
-from photocore.measures.base import NO_FACE, clamp_score, sigmoid
+from photocore.measures.base import NO_FACE, clamp_score, median, percentile, sigmoid
 
 from conftest import jpeg_bytes
 
@@ -38,3 +39,24 @@ def test_ofiq_mappings_reproduce_the_standard_examples():
 def test_registry_names_are_unique_and_callable():
     assert len(REGISTRY) >= 28
     assert all(callable(fn) for fn in REGISTRY.values())
+
+
+def test_percentiles_and_medians_are_numpys():
+    """uint8 pixels are counted per level rather than sorted: the same numbers."""
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 100, 5000):
+        for values in (rng.integers(0, 256, n).astype(np.uint8), (rng.integers(0, 4, (n, 1)) * 60).astype(np.uint8),
+                       rng.integers(-500, 500, n)):
+            for q in (0, 25, 75, 90, 99, 100):
+                assert percentile(values, q) == float(np.percentile(values, q)), (n, q)
+            assert median(values) == float(np.median(values)), n
+
+
+def test_contrast_read_from_the_histogram_equals_the_pixels(neutral_report):
+    analysis = neutral_report.analysis
+    x0, y0, x1, y1 = analysis.face_box
+    values = linear_luminance(analysis.image[y0:y1, x0:x1])[analysis.face_mask > 0]
+    assert neutral_report.measurements["luminance_variance"].value == round(float(np.var(values / 255.0)), 5)
+    p = np.bincount(values, minlength=256) / values.size
+    entropy = float(-(p[p > 0] * np.log2(p[p > 0])).sum())
+    assert neutral_report.measurements["dynamic_range"].value == round(entropy, 3)

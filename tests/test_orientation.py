@@ -60,3 +60,19 @@ def test_upside_down_capture_converts_to_the_upright_photo(tmp_path):
     assert made.shape == expected.shape
     assert np.abs(made - expected).mean() < 6  # the same photo, not a rotated one (that differs by ~40)
     assert np.abs(made - expected[::-1, ::-1]).mean() > 20
+
+
+def test_the_upside_down_check_runs_only_when_the_detector_is_unsure(monkeypatch):
+    """An upright face the full-range detector is sure of (analysis.UPRIGHT_SCORE) is not run
+    through the short-range detector twice; every test face turned half round is, and is put back."""
+    from photocore import analysis
+
+    calls = []
+    real = analysis.upright_scores
+    monkeypatch.setattr(analysis, "upright_scores", lambda *args: calls.append(args) or real(*args))
+    for path in NEUTRAL + SMILING:
+        upright = photocore.analyse(photocore.decode(path))
+        assert upright.faces[0].score >= analysis.UPRIGHT_SCORE and not calls, path.name
+        turned = photocore.analyse(photocore.decode(turned_jpeg(path, 2)))
+        assert calls and turned.quarter_turns == 2, path.name
+        calls.clear()

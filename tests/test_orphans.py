@@ -99,7 +99,11 @@ def kill_group(process: subprocess.Popen | None) -> None:
         pass
 
 
-def test_batch_workers_and_resource_tracker_die_with_a_killed_batch(tmp_path):
+@pytest.mark.parametrize("settle", [0.5, 0.0], ids=["working", "starting"])
+def test_batch_workers_and_resource_tracker_die_with_a_killed_batch(tmp_path, settle):
+    """``starting``: the batch is killed the moment its workers exist, while they still import
+    (a worker used to ask for its parent's death signal only after its parent was gone, and then
+    waited on a queue it held both ends of, for good)."""
     src = tmp_path / "in"
     src.mkdir()
     for i in range(20):
@@ -116,7 +120,7 @@ def test_batch_workers_and_resource_tracker_die_with_a_killed_batch(tmp_path):
             return family if len(workers) >= 2 else None
 
         family = wait_for(workers_up, 40, "2 batch workers")
-        time.sleep(0.5)  # let the workers reach their first capture
+        time.sleep(settle)  # 0.5: let the workers reach their first capture
         family.update(descendants(process.pid))
         assert any("resource_tracker" in _cmdline(pid) for pid in family), {p: _cmdline(p) for p in family}
         kill_parent_and_time_orphans(process, family, "batch --workers 2")

@@ -54,9 +54,10 @@ def find_captures(in_dir) -> list[tuple[str, str]]:
     return found
 
 
-def _worker_init() -> None:
-    """Each worker dies with the batch process, even when that is killed with ``kill -9``."""
-    exit_with_parent()
+def _worker_init(parent: int) -> None:
+    """Each worker dies with the batch process, even when that is killed with ``kill -9``, also
+    while the worker is still starting."""
+    exit_with_parent(parent)
 
 
 def local_executor(workers: int) -> cf.Executor:
@@ -64,7 +65,7 @@ def local_executor(workers: int) -> cf.Executor:
         raise ConfigError(f"--workers must be a whole number of at least 1, not {workers!r}", code="config.invalid_count")
     # spawn, not fork: MediaPipe's graphs hold threads that do not survive a fork
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_worker_init)
+                                  initializer=_worker_init, initargs=(os.getpid(),))
 
 
 def run_batch(in_dir, out_dir, settings: BatchSettings, executor: cf.Executor, *, resume: bool = False,

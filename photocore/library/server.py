@@ -49,9 +49,10 @@ def _purge_loop(library, stop: threading.Event) -> None:
 
 def app_from_env():
     """The uvicorn factory each worker process calls."""
-    if os.environ.get(ENV_SUPERVISOR) != str(os.getpid()):  # a worker of `serve --workers N`: die with it
+    supervisor = os.environ.get(ENV_SUPERVISOR)
+    if supervisor != str(os.getpid()):  # a worker of `serve --workers N`: die with it
         from ..orphans import exit_with_parent
-        exit_with_parent()
+        exit_with_parent(int(supervisor) if supervisor and supervisor.isdigit() else None)
     from .app import create_app
     from .service import Library
 

@@ -63,16 +63,26 @@ def clamp_score(q: float) -> int:
     return int(min(100, max(0, round(q))))
 
 
-def percentile(values: np.ndarray, q: float) -> float:
-    """``float(np.percentile(values, q))`` for uint8 values, by numpy's default ("linear")
-    steps; numpy's general machinery costs ~50 µs a call, more than a small eye region."""
+def _ranked(values: np.ndarray, ranks: list[int]) -> list:
+    """The entries at positions ``ranks`` of ``values`` sorted (flattened). uint8 values are
+    counted per level rather than sorted: the same numbers, several times faster on the
+    thousands of pixels of an eye or a lens region."""
+    if values.dtype == np.uint8:
+        cumulative = np.cumsum(np.bincount(values.ravel(), minlength=256))
+        return [int(v) for v in np.searchsorted(cumulative, ranks, side="right")]
     flat = np.sort(values, axis=None)
-    n = flat.size
+    return [flat[r].item() for r in ranks]
+
+
+def percentile(values: np.ndarray, q: float) -> float:
+    """``float(np.percentile(values, q))`` for integer values, by numpy's default ("linear")
+    steps; numpy's general machinery costs ~50 µs a call, more than a small eye region."""
+    n = values.size
     virtual = (n - 1) * (q / 100)
     if virtual >= n - 1:
-        return float(flat[-1])
+        return float(_ranked(values, [n - 1])[0])
     k = math.floor(virtual)
-    low, high = int(flat[k]), int(flat[k + 1])
+    low, high = _ranked(values, [k, k + 1])
     gamma, step = virtual - k, high - low
     return high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma
 
@@ -87,9 +97,9 @@ def histogram_median(cumulative: np.ndarray) -> float:
 
 def median(values: np.ndarray) -> float:
     """``float(np.median(values))`` for integer values: the middle value or the mean of the two."""
-    flat = np.sort(values, axis=None)
-    n = flat.size
-    return (float(flat[(n - 1) // 2]) + float(flat[n // 2])) / 2
+    n = values.size
+    low, high = _ranked(values, [(n - 1) // 2, n // 2])
+    return (low + high) / 2
 
 
 def variance(x: np.ndarray) -> float:

@@ -11,46 +11,52 @@ import cv2
 import numpy as np
 
 from ..analysis import linear_luminance
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, variance
+from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+
+_LEVELS = np.arange(256) / 255.0  # luminance levels as shares of white
 
 
-def _face_luminance(analysis):
-    key = "_face_luminance"
+def _face_histogram(analysis) -> np.ndarray:
+    """Counts of the 256 linear-luminance levels in the face oval, once per analysis: both
+    measures are functions of it, so the pixels are never gathered or widened to floats."""
+    key = "_face_histogram"
     if key not in analysis.__dict__:
         x0, y0, x1, y1 = analysis.face_box
         roi = analysis.image[y0:y1, x0:x1]
-        values = linear_luminance(roi)[analysis.face_mask > 0] if roi.size else np.empty(0)
-        analysis.__dict__[key] = values
+        analysis.__dict__[key] = (
+            cv2.calcHist([linear_luminance(roi)], [0], analysis.face_mask, [256], [0, 256]).ravel().astype(np.int64)
+            if roi.size else np.zeros(256, np.int64))
     return analysis.__dict__[key]
 
 
-def _values_or_reason(analysis, name: str, unit: str):
-    """(face luminance values, None), or (None, a not-assessed measurement saying why)."""
+def _counts_or_reason(analysis, name: str, unit: str):
+    """(face luminance histogram, None), or (None, a not-assessed measurement saying why)."""
     if not analysis.has_face:
         return None, not_assessed(name, unit, NO_FACE)
-    values = _face_luminance(analysis)
-    if values.size == 0:
+    counts = _face_histogram(analysis)
+    if not counts.any():
         return None, not_assessed(name, unit, "the face region is empty")
-    return values, None
+    return counts, None
 
 
 @register("luminance_variance")
 def luminance_variance(analysis) -> Measurement:
-    values, missing = _values_or_reason(analysis, "luminance_variance", "variance")
+    counts, missing = _counts_or_reason(analysis, "luminance_variance", "variance")
     if missing:
         return missing
-    v = variance(values / 255.0)
+    n = counts.sum()
+    mean = counts @ _LEVELS / n
+    v = float(counts @ (_LEVELS - mean) ** 2 / n)
     return Measurement("luminance_variance", round(v, 5),
                        clamp_score(100 * math.sin(math.pi * 60 * v / (60 * v + 1))), "variance")
 
 
 @register("dynamic_range")
 def dynamic_range(analysis) -> Measurement:
-    values, missing = _values_or_reason(analysis, "dynamic_range", "bits")
+    counts, missing = _counts_or_reason(analysis, "dynamic_range", "bits")
     if missing:
         return missing
-    # the histogram as np.bincount gives it, without widening every value to 64 bits first
-    p = cv2.calcHist([values], [0], None, [256], [0, 256]).ravel().astype(np.int64) / values.size
+    p = counts / counts.sum()
     p = p[p > 0]
     entropy = float(-(p * np.log2(p)).sum())
     return Measurement("dynamic_range", round(entropy, 3), clamp_score(12.5 * entropy), "bits")

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, Measurement, clamp_score, median, not_assessed, register
 
 # Upper and lower edge of each brow (mesh points, subject's right brow first).
 BROW_TOPS = ([70, 63, 105, 66, 107], [336, 296, 334, 293, 300])
@@ -49,7 +49,7 @@ def _median_in(grey, points) -> float:
     mask = np.zeros(grey.shape, np.uint8)
     cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 255)
     values = grey[mask > 0]
-    return float(np.median(values)) if values.size else float("nan")
+    return median(values) if values.size else float("nan")
 
 
 def _strip(edge: np.ndarray, start: float, end: float) -> np.ndarray:
@@ -84,12 +84,15 @@ def hair_over_brows(analysis) -> Measurement:
     # hair: the person between the crown and the top of the face mesh, across the middle of the head
     h0 = int(crown_y - y_first + 0.08 * ied)
     h1 = int(min(top[1] - 0.1 * ied, crown_y - y_first + 0.5 * ied))
-    c0, c1 = int(max(0, top[0] - 0.25 * face_width)), int(max(0, top[0] + 0.25 * face_width))
+    # clamped to the crop: a face at the capture's edge has its head band cut by the crop too
+    h1 = min(h1, grey.shape[0])
+    c0 = int(min(grey.shape[1], max(0, top[0] - 0.25 * face_width)))
+    c1 = int(min(grey.shape[1], max(0, top[0] + 0.25 * face_width)))
     hair = grey[max(0, h0):max(0, h1), c0:c1][mask[y_first + max(0, h0):y_first + max(0, h1),
                                                    x_first + c0:x_first + c1] > 0.5] if h1 > h0 else np.empty(0)
     if hair.size < 20:
         return not_assessed("hair_over_brows", "ratio", NO_HAIR)
-    hair_level = float(np.median(hair))
+    hair_level = median(hair)
 
     r = max(2, int(0.12 * ied))
     details, sides = {"hair_level": hair_level}, []
@@ -98,7 +101,7 @@ def hair_over_brows(analysis) -> Measurement:
         patch = grey[max(0, y - r):max(0, y + r), max(0, x - r):max(0, x + r)]
         if not patch.size:
             continue
-        skin = float(np.median(patch))
+        skin = median(patch)
         contrast = (skin - hair_level) / max(skin, 1.0)
         details[f"{name}.contrast"] = round(contrast, 3)
         if contrast < MIN_CONTRAST:
