@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+# The quick subset while working: not the tests marked slow (seconds each: whole-catalogue
+# renders, subprocesses, servers, browsers, kill tests) or postgres (pyproject.toml markers).
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not slow and not postgres"
+
+# ruff and mypy, configured in pyproject.toml ([tool.ruff], [tool.mypy]: strict on the public API)
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/speed.py

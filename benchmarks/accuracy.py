@@ -206,7 +206,7 @@ def print_lopo(records, synthetic) -> None:
         at_profile = misjudged(samples, rule.limit, rule.kind)
         fails = sum(s[2] for s in samples)
 
-        def split(found):
+        def split(found, samples=samples, fails=fails):
             return f"wrongly failed {sum(not s[2] for s in found)}/{len(samples) - fails}, " \
                    f"wrongly passed {sum(s[2] for s in found)}/{fails}"
         print(f"  {code}: fit on all {fit_limit([s[1] for s in samples], [s[2] for s in samples], rule.kind):.3f}, "

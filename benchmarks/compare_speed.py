@@ -37,11 +37,12 @@ def worker() -> int:
     import cv2
 
     cv2.setNumThreads(1)
+    from speed import timed, twelve_megapixel_jpeg
+
     import photocore
     from photocore.analysis import analyse
     from photocore.judge import judge, load_profile
     from photocore.measures import measure_all
-    from speed import timed, twelve_megapixel_jpeg
 
     data = twelve_megapixel_jpeg()
     profile = load_profile("capture")
@@ -107,7 +108,8 @@ def main(argv=None) -> int:
         after = statistics.median(t[stage] for t in times["after"])
         print(f"  {stage:26} {before:8.1f} {after:8.1f} {after / before:7.3f}")
     print("  median of per-turn ratios: " + ", ".join(
-        f"{stage} {statistics.median(a[stage] / b[stage] for a, b in zip(times['after'], times['before'])):.3f}"
+        f"{stage} "
+        f"{statistics.median(a[stage] / b[stage] for a, b in zip(times['after'], times['before'], strict=True)):.3f}"
         for stage in ("analyse+measure+judge", "check", "analyse+measure+judge CPU", "check CPU")))
     return 0
 

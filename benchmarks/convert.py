@@ -27,7 +27,7 @@ from photocore.convert import convert
 from photocore.render.encode import save
 
 sys.path.insert(0, os.path.dirname(__file__))
-from speed import twelve_megapixel_jpeg  # noqa: E402
+from speed import twelve_megapixel_jpeg
 
 
 def main(argv=None) -> int:
@@ -47,7 +47,8 @@ def main(argv=None) -> int:
         # the floor: decode the capture at the size the renders need, encode each distinct output once
         renditions = {o.rendition.render_key: (o.rendition, catalogue.get(o.credential))
                       for o in conversion.outcomes if o.rendition and o.rendition.ok}
-        pixels = {key: np.asarray(Image.open(io.BytesIO(r.data))) for key, (r, _) in renditions.items()}  # RGB or grey, as made
+        # RGB or grey, as made
+        pixels = {key: np.asarray(Image.open(io.BytesIO(r.data))) for key, (r, _) in renditions.items()}
         max_scale = max(r.frame.scale for r, _ in renditions.values())
         start = time.perf_counter()
         capture = photocore.decode(data)
@@ -64,14 +65,16 @@ def main(argv=None) -> int:
         for stage, seconds in conversion.timings.items():
             stages.setdefault(stage, []).append(seconds)
     ok = sum(o.ok for o in conversion.outcomes)
-    print(f"12 MP capture, {len(credentials)} credentials ({ok} produced), {conversion.distinct_renders} distinct renders,"
-          f" {args.runs} runs, one core")
+    print(f"12 MP capture, {len(credentials)} credentials ({ok} produced), "
+          f"{conversion.distinct_renders} distinct renders, {args.runs} runs, one core")
     print(f"{'stage':10} {'median ms':>10}")
     for stage in ("decode", "analyse", "judge", "source", "render", "encode", "total"):
         print(f"{stage:10} {statistics.median(stages[stage]) * 1000:10.1f}")
     total, floor = statistics.median(stages["total"]), statistics.median(floors)
-    print(f"{'floor':10} {floor * 1000:10.1f}   (decode the capture + one encode per distinct rendition at its final quality)")
-    ratios = [t / f for t, f in zip(stages["total"], floors)]  # each run's own: the machine's noise cancels more
+    print(f"{'floor':10} {floor * 1000:10.1f}   "
+          "(decode the capture + one encode per distinct rendition at its final quality)")
+    # each run's own: the machine's noise cancels more
+    ratios = [t / f for t, f in zip(stages["total"], floors, strict=True)]
     print(f"ratio total / floor: {total / floor:.2f} (of the medians); per run: median {statistics.median(ratios):.2f},"
           f" range {min(ratios):.2f}-{max(ratios):.2f}")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

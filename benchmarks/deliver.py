@@ -30,7 +30,6 @@ from photocore.deliver.systems import System  # noqa: E402
 from photocore.deliver.worker import Worker  # noqa: E402
 from photocore.sign import CaptureInfo, build_manifest, init_keys, load_signer, sign_manifest  # noqa: E402
 
-
 MINIMAL = """
 import json, sys
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler

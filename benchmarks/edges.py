@@ -239,8 +239,10 @@ def measure(label: str, faces: list[Path], out_dir: Path) -> dict:
     return summary
 
 
-FIGURES = (("leftover_px", "leftover wall px / photo", "{:.0f}"), ("leftover_permille", "leftover wall per mille", "{:.2f}"),
-           ("spill_mean", "spill along the edge, mean (RGB)", "{:.1f}"), ("spill_p95", "spill, 95th pct (RGB)", "{:.1f}"),
+FIGURES = (("leftover_px", "leftover wall px / photo", "{:.0f}"),
+           ("leftover_permille", "leftover wall per mille", "{:.2f}"),
+           ("spill_mean", "spill along the edge, mean (RGB)", "{:.1f}"),
+           ("spill_p95", "spill, 95th pct (RGB)", "{:.1f}"),
            ("flat_p99", "background off the colour, 99th pct (RGB)", "{:.1f}"),
            ("top_bottom", "background top vs bottom third (RGB)", "{:.1f}"))
 
@@ -271,12 +273,13 @@ def page(runs: list[dict], out_dir: Path, lines: list[str]) -> Path:
     stems = list(runs[-1]["faces"])
     parts = ["<!doctype html><meta charset=utf-8><title>photocore: background edges, before and after</title>",
              "<style>body{font:14px sans-serif;margin:16px;background:#888}h2{margin:24px 0 4px}"
-             "img.c{image-rendering:pixelated;width:%dpx;height:%dpx}pre{background:#fff;padding:8px}"
-             "td{padding:0 6px 6px 0;vertical-align:top}.l{font-size:12px;color:#fff}</style>" % (CROP * 3 * 6, CROP * 3),
-             "<h1>Background edges: %s</h1>" % " vs ".join(html.escape(r["label"]) for r in runs),
+             f"img.c{{image-rendering:pixelated;width:{CROP * 3 * 6}px;height:{CROP * 3}px}}"
+             "pre{background:#fff;padding:8px}"
+             "td{padding:0 6px 6px 0;vertical-align:top}.l{font-size:12px;color:#fff}</style>",
+             f"<h1>Background edges: {' vs '.join(html.escape(r['label']) for r in runs)}</h1>",
              "<p>Crops at 3x (hair top, left ear, right ear, curls, left shoulder, right shoulder) of the 413x531 "
-             "photo; for each colour the rows are %s.</p>" % ", ".join(html.escape(r["label"]) for r in runs),
-             "<pre>%s</pre>" % html.escape("\n".join(lines))]
+             f"photo; for each colour the rows are {', '.join(html.escape(r['label']) for r in runs)}.</p>",
+             f"<pre>{html.escape(chr(10).join(lines))}</pre>"]
     for stem in stems:
         parts.append(f"<h2 id='{stem}'>{stem}</h2><table>")
         for colour in COLOURS:
@@ -297,7 +300,8 @@ def main(argv=None) -> int:
     parser.add_argument("--faces", type=Path, default=FACES, help="the shared faces folder (london/neutral/*.jpg)")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "edges")
     parser.add_argument("--label", default="after")
-    parser.add_argument("--compare", type=Path, help="a checkout of the version to compare with (run first, as 'before')")
+    parser.add_argument("--compare", type=Path,
+                        help="a checkout of the version to compare with (run first, as 'before')")
     parser.add_argument("--limit", type=int, help="the first N portraits only")
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

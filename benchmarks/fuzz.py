@@ -40,11 +40,11 @@ import traceback
 import warnings
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from multiprocessing import connection, get_context
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -53,9 +53,18 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.hostile_corpus import (animated_webp_canvas, encoded, jpeg_cut_with_end_marker, jpeg_segments,  # noqa: E402
-                                  many_page_tiff, png16_rgba, png_interlaced, png_taller_than_its_rows,
-                                  progressive_jpeg_many_scans, sample_photo)
+from tests.hostile_corpus import (  # noqa: E402
+    animated_webp_canvas,
+    encoded,
+    jpeg_cut_with_end_marker,
+    jpeg_segments,
+    many_page_tiff,
+    png16_rgba,
+    png_interlaced,
+    png_taller_than_its_rows,
+    progressive_jpeg_many_scans,
+    sample_photo,
+)
 
 BUDGET_SECONDS = 2.0
 BUDGET_MB = 600
@@ -93,7 +102,8 @@ def make_context(seed: int, faces: Path, uniform: bool) -> Context:
         signer = load_signer(keys)
         photo = Path(face).read_bytes()
         manifest = build_manifest(photo, credential="police.resident-id-card", catalogue=load_catalogue(),
-                                  verdicts=[], capture=CaptureInfo("fuzz-1", "op-1", "2026-01-02T03:04:05+08:00", "fuzz"),
+                                  verdicts=[],
+                                  capture=CaptureInfo("fuzz-1", "op-1", "2026-01-02T03:04:05+08:00", "fuzz"),
                                   image={"format": "jpeg"}, signer=signer)
         token = sign_manifest(manifest, signer)
         root_pem = (Path(keys) / "root.pem").read_text()
@@ -194,7 +204,7 @@ def _picture(face: str, source: str) -> Image.Image:
     return Image.fromarray((np.asarray(sample_photo((97, 73))) + noise).clip(0, 255).astype(np.uint8))
 
 
-@lru_cache(maxsize=None)  # 116 files, 64 MB
+@cache  # 116 files, 64 MB
 def seed_file(face: str, fmt: str, variant: int, source: str) -> bytes:
     return FORMATS[fmt][variant](_picture(face, source))
 

@@ -94,7 +94,8 @@ def main() -> None:
               f"p95 without the capture frame {r['p95_guidance']:.1f} ms; capture frame (full check) "
               f"{r['capture_ms'] or float('nan'):.0f} ms")
         print(f"    face detector ran on {r['detection_runs']} of {r['frames']} frames "
-              f"({100 * r['detection_runs'] / r['frames']:.0f} %), face found anew after a frame without one {r['reacquisitions']} time(s)")
+              f"({100 * r['detection_runs'] / r['frames']:.0f} %), "
+              f"face found anew after a frame without one {r['reacquisitions']} time(s)")
         print(f"    said: {', '.join(r['said'])}")
     rng = np.random.default_rng(1)
     frame = frame_at(face, 150, rng)

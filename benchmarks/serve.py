@@ -175,14 +175,14 @@ def run_backend(name: str, work: Path, data: Path, env: dict, folders: list[Path
         people = [f"3301021990{i:04d}{random.randint(1000, 9999)}" for i in range(len(folders))]
         publish_ms = []
         with httpx.Client(timeout=60) as http:
-            for folder, person in zip(folders, people):
+            for folder, person in zip(folders, people, strict=True):
                 files = conversion_files(folder)
                 started = time.perf_counter()
                 answer = publish(files, person, service.url, signer, client=http)
                 publish_ms.append((time.perf_counter() - started) * 1000)
                 assert answer["photos"] == 184 and answer["new"], answer
             again = []
-            for folder, person in zip(folders, people):
+            for folder, person in zip(folders, people, strict=True):
                 started = time.perf_counter()
                 publish(conversion_files(folder), person, service.url, signer, client=http)
                 again.append((time.perf_counter() - started) * 1000)
@@ -241,7 +241,8 @@ def run_backend(name: str, work: Path, data: Path, env: dict, folders: list[Path
         service.stop()
     middle = sorted(rounds, key=lambda r: r["per_s"])[len(rounds) // 2]
     return {"backend": name, "pulls_per_s": middle["per_s"], "p50_ms": middle["p50_ms"], "p99_ms": middle["p99_ms"],
-            "rounds": rounds, "guesses": guesses, "publish_ms": publish_ms, "republish_ms": again, "refusals": timing, "distinct_refusals": answers,
+            "rounds": rounds, "guesses": guesses, "publish_ms": publish_ms, "republish_ms": again, "refusals": timing,
+            "distinct_refusals": answers,
             "audit_intact": intact}
 
 

@@ -57,7 +57,8 @@ def main() -> int:
         times = []
         for data in list(photos.values()) * 3:
             start = time.perf_counter()
-            embed(data, signer, credential="police.resident-id-card", station_id="bench", captured_at=None, title="x.jpg")
+            embed(data, signer, credential="police.resident-id-card", station_id="bench", captured_at=None,
+                  title="x.jpg")
             times.append(time.perf_counter() - start)
         print(f"C2PA embed: median {statistics.median(times) * 1000:.1f} ms per rendition "
               f"({len(photos)} distinct renditions, 3 rounds)")

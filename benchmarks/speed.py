@@ -54,8 +54,8 @@ def bench(label: str, make_capture, runs: int) -> None:
     stages = {"decode": [], "analyse": [], "measure+judge": [], "analyse+measure+judge": []}
     for i in range(runs + 2):
         capture, t_decode = timed(make_capture)
-        analysis, t_analyse = timed(lambda: analyse(capture))
-        _, t_measure = timed(lambda: judge(measure_all(analysis), profile))
+        analysis, t_analyse = timed(lambda capture=capture: analyse(capture))
+        _, t_measure = timed(lambda analysis=analysis: judge(measure_all(analysis), profile))
         if i < 2:
             continue  # warm-up: model load, first-call allocations
         stages["decode"].append(t_decode)

@@ -33,13 +33,13 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from live import FACE, frame_at  # noqa: E402  the same clip as the live benchmark
+from live import FACE, frame_at  # the same clip as the live benchmark
 
-from photocore.deliver.outbox import new_key  # noqa: E402
-from photocore.live import LiveSession  # noqa: E402
-from photocore.station.capture_state import Memory  # noqa: E402
-from photocore.station.config import StationConfig  # noqa: E402
-from photocore.station.handover import Station  # noqa: E402
+from photocore.deliver.outbox import new_key
+from photocore.live import LiveSession
+from photocore.station.capture_state import Memory
+from photocore.station.config import StationConfig
+from photocore.station.handover import Station
 
 PASSPHRASE = "benchmark-station"
 _SCRIPT = Path(sys.executable).with_name("photocore")
@@ -49,7 +49,7 @@ PHOTOCORE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from
 def id_number(serial: int) -> str:
     body = f"330902198503{serial:05d}"
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
 def take_photo():

@@ -24,7 +24,7 @@ def annotate(analysis: Analysis, results: list[Result] | tuple[Result, ...] = ()
         x, y, fw, fh = (int(round(v)) for v in face.box)
         cv2.rectangle(canvas, (x, y), (x + fw, y + fh), GREEN if i == 0 else YELLOW, thick)
     if analysis.has_face:
-        for px, py in analysis.landmarks[:468, :2].astype(int):
+        for px, py in analysis.mesh[:468, :2].astype(int):
             cv2.circle(canvas, (int(px), int(py)), max(1, thick // 2), CYAN, -1)
         for centre in (analysis.right_iris, analysis.left_iris):
             cv2.circle(canvas, tuple(int(v) for v in centre), 2 * thick, RED, -1)

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import colorsys
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    from .catalogue import PhotoProfile
+
 NAMES = ("white", "blue", "red", "grey")
+# What a caller asks for: None (each credential's default), a name or #RRGGBB for all, or
+# {credential id: name or #RRGGBB}.
+Background: TypeAlias = str | dict[str, str] | None
 _HEX = re.compile(r"#[0-9A-Fa-f]{6}")
 
 
@@ -39,14 +47,14 @@ def _match(choice: str, allowed: tuple[str, ...]) -> str | None:
     return next((c for c in allowed if colour_name(c) == choice), None)
 
 
-def _check(choice) -> str:
+def _check(choice: object) -> str:
     if not isinstance(choice, str) or not (choice.lower() in NAMES or _HEX.fullmatch(choice)):
         raise ConfigError(f"a background is one of {', '.join(NAMES)} or #RRGGBB, not {choice!r}",
                           code="config.invalid_background")
     return choice.lower() if choice.lower() in NAMES else choice
 
 
-def choose(profiles, choice) -> dict[str, str]:
+def choose(profiles: Sequence[PhotoProfile], choice: Background) -> dict[str, str]:
     """{credential id: background colour} for the credentials whose background is replaced.
 
     ``choice``: None (each credential's default), one name or #RRGGBB for all, or a dict
@@ -73,6 +81,7 @@ def choose(profiles, choice) -> dict[str, str]:
     wanted = _check(choice)
     matched = {p.id: _match(wanted, p.background) for p in replaced}
     if not any(matched.values()):
-        raise ConfigError(f"none of these credentials allows a {choice} background", code="config.background_not_allowed")
+        raise ConfigError(f"none of these credentials allows a {choice} background",
+                          code="config.background_not_allowed")
     out.update({credential: colour for credential, colour in matched.items() if colour})
     return out

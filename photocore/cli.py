@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .catalogue import load_catalogue
 from .errors import ConfigError, PhotocoreError
@@ -107,7 +108,8 @@ def _credential_options(parser, default_all: bool) -> None:
                         help="this credential (repeatable)" + ("" if default_all else "; default: the master capture"))
     parser.add_argument("--all", action="store_true",
                         help="every credential in the catalogue" + (" (the default)" if default_all else ""))
-    parser.add_argument("--catalogue", metavar="DIR", type=_path, help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    parser.add_argument("--catalogue", metavar="DIR", type=_path,
+                        help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
 
 
 def cmd_convert(args) -> int:
@@ -222,7 +224,8 @@ def cmd_verify(args) -> int:
         token = Path(args.signature or f"{args.photo}.jws").read_text(encoding="ascii")
         gone = set(json.loads(Path(args.revoked).read_text(encoding="utf-8"))["revoked"]) if args.revoked else None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"cannot read the photo, signature or revocation list: {exc}", code="verify.unusable") from exc
+        raise ConfigError(f"cannot read the photo, signature or revocation list: {exc}",
+                          code="verify.unusable") from exc
     # without --revoked, the revocation list published beside the root (keys revoke) is read
     result = verify(photo, token, load_trust(args.trust), gone if gone is not None else revoked_beside(args.trust))
     out = result.to_dict()
@@ -408,8 +411,11 @@ def _print_json(data) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _summary(p) -> dict:
-    return {"id": p.id, "agency": p.agency, "name_zh": p.name_zh, "name_en": p.name_en,
+def _summary(p, catalogue=None) -> dict:
+    extra = {"catalogue": p.scope, "alias_of": p.alias_of}
+    if catalogue is not None:
+        extra["photo"] = catalogue.photo_of(p.id)
+    return {"id": p.id, "agency": p.agency, "name_zh": p.name_zh, "name_en": p.name_en, **extra,
             "width_px": p.width[0], "height_px": p.height[0], "max_width_px": p.width[1],
             "max_height_px": p.height[1], "dpi": p.dpi, "formats": list(p.formats), "kb_min": p.kb_min,
             "kb_max": p.kb_max, "background": list(p.background), "max_age_days": p.max_age_days,
@@ -421,14 +427,22 @@ def cmd_specs(args) -> int:
 
     if args.specs_command == "validate":
         catalogue, problems = validate(args.directory)
-        if problems:
+        if problems or catalogue is None:  # no catalogue only with problems
             print(f"{args.directory}: {len(problems)} problem(s)", file=sys.stderr)
             for problem in problems:
                 print(f"  {problem}", file=sys.stderr)
             return EXIT_UNUSABLE
         print(f"{args.directory}: valid; catalogue {catalogue.version} ({catalogue.content_hash[:12]}) with "
-              f"{len(catalogue.agencies)} agencies and {len(catalogue.credentials)} credentials")
+              f"{len(catalogue.agencies)} agencies and {len(catalogue.credentials)} credentials "
+              f"({len(catalogue.photos('china'))} distinct photos), and {len(catalogue.international)} international "
+              f"credentials ({len(catalogue.photos('international'))} distinct photos)")
         return EXIT_OK
+    scope = "china"
+    if getattr(args, "list_catalogue", None):  # `specs list --catalogue china|international|all|DIR`
+        if args.list_catalogue in ("china", "international", "all"):
+            scope = args.list_catalogue
+        else:
+            args.catalogue = args.list_catalogue
     catalogue = load_catalogue(args.catalogue)
     if args.specs_command == "agencies":
         rows = [{"id": a.id, "name_zh": a.name_zh, "name_en": a.name_en,
@@ -443,9 +457,25 @@ def cmd_specs(args) -> int:
         if args.agency and args.agency not in catalogue.agencies:
             raise ConfigError(f"unknown agency {args.agency!r} (see `photocore specs agencies`)",
                               code="config.unknown_agency")
-        profiles = catalogue.of_agency(args.agency) if args.agency else list(catalogue.credentials.values())
+        if args.agency and scope != "china":
+            raise ConfigError("--agency lists one of the 18 agencies: leave out --catalogue",
+                              code="config.unknown_agency")
+        if args.distinct:
+            photos = [ph for ph in catalogue.photos(scope)
+                      if not args.agency or any(c.startswith(args.agency + ".") for c in ph.credentials)]
+            if args.json:
+                _print_json({"catalogue": scope, "credentials": sum(len(ph.credentials) for ph in photos),
+                             "distinct_photos": len(photos), "photos": [ph.to_dict() for ph in photos]})
+            else:
+                for ph in photos:
+                    p = ph.profile
+                    size = f"{p.width[0]}x{p.height[0]}" + ("" if p.fixed_size else f"..{p.width[1]}x{p.height[1]}")
+                    print(f"{ph.id:44} {size:>17} {len(ph.credentials):4d}  {', '.join(ph.credentials)}")
+                print(f"{sum(len(ph.credentials) for ph in photos)} credentials, {len(photos)} distinct photos")
+            return EXIT_OK
+        profiles = catalogue.of_agency(args.agency) if args.agency else catalogue.in_scope(scope)
         if args.json:
-            _print_json([_summary(p) for p in profiles])
+            _print_json([_summary(p, catalogue) for p in profiles])
         else:
             for p in profiles:
                 size = f"{p.width[0]}x{p.height[0]}" + ("" if p.fixed_size else f"..{p.width[1]}x{p.height[1]}")
@@ -571,30 +601,32 @@ def cmd_live(args) -> int:
     taken, last = False, None
     with LiveSession(fps=args.fps) as session:
         for index, t, frame in read_frames(args.source, fps=args.fps):
+            line: dict[str, Any]
+            captured = None
             if frame is None:
                 line = {"frame": index, "instructions": [], "captured": False,
                         "error": {"code": "decode.corrupt", "message": "this frame could not be decoded"}}
             else:
                 result = session.feed(frame, t)
-                line = result.to_dict()
+                line, captured = result.to_dict(), result.captured
             if args.json:
                 print(json.dumps(line, ensure_ascii=False), flush=True)
             elif line["instructions"] and line["instructions"][0]["code"] != last:
                 first = line["instructions"][0]
                 last = first["code"]
                 print(f"frame {index}: {first['code']}  {first['message_zh']} / {first['message_en']}")
-            if line["captured"] and not taken:
+            if captured is not None and not taken:
                 taken = True
                 if out is not None:
                     try:
                         mkdir_private(out)
                         buffer = io.BytesIO()
-                        Image.fromarray(result.captured.frame).save(buffer, "JPEG", quality=95)  # no EXIF
+                        Image.fromarray(captured.frame).save(buffer, "JPEG", quality=95)  # no EXIF
                         write_private(out / "capture.jpg", buffer.getvalue())
                     except OSError as exc:
                         raise ConfigError(f"cannot write to {out}: {exc}", code="output.unwritable") from exc
                 if not args.json:
-                    print(f"frame {index}: captured frame {result.captured.index}"
+                    print(f"frame {index}: captured frame {captured.index}"
                           + (f" -> {out / 'capture.jpg'}" if out is not None else ""))
         if not args.json:
             stats = session.stats
@@ -690,7 +722,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     conv = sub.add_parser("convert", help="make each credential's photo from one capture")
     conv.add_argument("image", metavar="IMAGE", type=_path)
-    conv.add_argument("--out", required=True, metavar="DIR", type=_path, help="where the photos, report.json and index.html go")
+    conv.add_argument("--out", required=True, metavar="DIR", type=_path,
+                      help="where the photos, report.json and index.html go")
     _credential_options(conv, default_all=True)
     conv.add_argument("--json", action="store_true", help="print report.json's rows")
     conv.add_argument("--background", metavar="COLOUR",
@@ -719,7 +752,8 @@ def build_parser() -> argparse.ArgumentParser:
     sheet_p.add_argument("--credential", metavar="ID", help="the photo's credential: its printed size and name "
                                                             "(default: the size from the photo's DPI)")
     sheet_p.add_argument("--copies", type=_count(1), metavar="N", help="this many (default: as many as fit)")
-    sheet_p.add_argument("--catalogue", metavar="DIR", type=_path, help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    sheet_p.add_argument("--catalogue", metavar="DIR", type=_path,
+                         help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
     sheet_p.add_argument("--json", action="store_true")
     sheet_p.set_defaults(run=cmd_sheet)
 
@@ -747,12 +781,14 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--signature", metavar="PHOTO.jws", type=_path, help="default: PHOTO.jws")
     ver.add_argument("--trust", required=True, metavar="ROOT.pem", type=_path, help="the issuing root certificate")
     ver.add_argument("--revoked", metavar="FILE", type=_path, help="revoked.json from the issuer")
-    ver.add_argument("--sm2-public", metavar="FILE", type=_path, help="also check PHOTO.sm2.json with this SM2 public key")
+    ver.add_argument("--sm2-public", metavar="FILE", type=_path,
+                     help="also check PHOTO.sm2.json with this SM2 public key")
     ver.add_argument("--json", action="store_true")
     ver.set_defaults(run=cmd_verify)
 
     def outbox_options(p):
-        p.add_argument("--data-dir", type=_path, help="where the SQLite outbox lives (or $PHOTOCORE_HOME, default ~/.photocore)")
+        p.add_argument("--data-dir", type=_path,
+                       help="where the SQLite outbox lives (or $PHOTOCORE_HOME, default ~/.photocore)")
         p.add_argument("--database", help="postgresql://... to share the outbox (or $PHOTOCORE_DATABASE_URL)")
         p.add_argument("--outbox-key-file", type=_path, help="file with the outbox key (else $PHOTOCORE_OUTBOX_KEY)")
 
@@ -815,12 +851,18 @@ def build_parser() -> argparse.ArgumentParser:
     batch.set_defaults(run=cmd_batch)
 
     specs = sub.add_parser("specs", help="the credential catalogue: list, show, validate, document")
-    specs.add_argument("--catalogue", metavar="DIR", type=_path, help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
+    specs.add_argument("--catalogue", metavar="DIR", type=_path,
+                       help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
     specs_sub = specs.add_subparsers(dest="specs_command", required=True)
     agencies = specs_sub.add_parser("agencies", help="the agencies and how many credentials each has")
     agencies.add_argument("--json", action="store_true")
     listing = specs_sub.add_parser("list", help="credentials, optionally of one agency")
     listing.add_argument("--agency", metavar="ID")
+    listing.add_argument("--catalogue", dest="list_catalogue", metavar="china|international|all|DIR",
+                         help="which catalogue to list: the 18 agencies' (china, the default), the world's passport "
+                              "and visa photos (international) or both; any other value is an overlay folder")
+    listing.add_argument("--distinct", action="store_true",
+                         help="the distinct photos behind the credentials, each with the credentials that use it")
     listing.add_argument("--json", action="store_true")
     show = specs_sub.add_parser("show", help="one credential's resolved profile with its sources")
     show.add_argument("id", metavar="ID")
@@ -831,13 +873,13 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", default="docs/catalogue.md", type=_path, help="path, or - for standard output")
     specs.set_defaults(run=cmd_specs)
     def library_options(p, secrets: bool = True):
-        p.add_argument("--data-dir", metavar="DIR", type=_path, help="where the library keeps its data (default $PHOTOCORE_HOME "
-                                                         "or ~/.photocore)")
+        p.add_argument("--data-dir", metavar="DIR", type=_path,
+                       help="where the library keeps its data (default $PHOTOCORE_HOME or ~/.photocore)")
         p.add_argument("--database", metavar="URL", help="postgresql://... shared by several processes "
-                                                         "(default $PHOTOCORE_DATABASE_URL, else SQLite in the data dir)")
+                       "(default $PHOTOCORE_DATABASE_URL, else SQLite in the data dir)")
         if secrets:
             p.add_argument("--secret", metavar="env:NAME|file:PATH", help="the service secret (default "
-                                                                          "$PHOTOCORE_LIBRARY_SECRET, else a key file in the data dir)")
+                           "$PHOTOCORE_LIBRARY_SECRET, else a key file in the data dir)")
 
     serve_p = sub.add_parser("serve", help="the shared photo library service (API and citizen pages)")
     serve_p.add_argument("--host", default="127.0.0.1")
@@ -845,10 +887,10 @@ def build_parser() -> argparse.ArgumentParser:
     library_options(serve_p)
     serve_p.add_argument("--store", metavar="URL", help="s3://BUCKET/PREFIX?endpoint=URL or file:///PATH "
                                                         "(default: encrypted files in the data dir)")
-    serve_p.add_argument("--trust", metavar="ROOT.pem", type=_path, action="append", help="an issuing root whose stations may "
-                                                                              "publish (repeatable)")
-    serve_p.add_argument("--revoked", metavar="revoked.json", type=_path, action="append", help="a revocation list, re-read at "
-                                                                                   "each publish (repeatable)")
+    serve_p.add_argument("--trust", metavar="ROOT.pem", type=_path, action="append",
+                         help="an issuing root whose stations may publish (repeatable)")
+    serve_p.add_argument("--revoked", metavar="revoked.json", type=_path, action="append",
+                         help="a revocation list, re-read at each publish (repeatable)")
     serve_p.add_argument("--kek", metavar="env:NAME|file:PATH", help="the key-encryption key (default: derived "
                                                                      "from the secret)")
     serve_p.add_argument("--clients", metavar="FILE", type=_path, help="agency clients: their keys and agencies (TOML)")
@@ -883,21 +925,23 @@ def build_parser() -> argparse.ArgumentParser:
     live_p.add_argument("source", metavar="VIDEO_OR_FOLDER_OF_FRAMES", type=_path)
     live_p.add_argument("--json", action="store_true", help="one JSON object per line and frame")
     live_p.add_argument("--out", metavar="DIR", type=_path, help="write the captured frame as DIR/capture.jpg")
-    live_p.add_argument("--fps", type=float, default=30.0, help="frame rate of a folder of frames (a video has its own)")
+    live_p.add_argument("--fps", type=float, default=30.0,
+                        help="frame rate of a folder of frames (a video has its own)")
     live_p.set_defaults(run=cmd_live)
 
     station_p = sub.add_parser("station", help="the capture station: the counter's web app (camera, guidance, receipt)")
     station_p.add_argument("--host", default="127.0.0.1")
     station_p.add_argument("--port", type=int, default=8401)
-    station_p.add_argument("--keys", metavar="DIR", type=_path, help="the station's key store (default $PHOTOCORE_KEYS)")
+    station_p.add_argument("--keys", metavar="DIR", type=_path,
+                           help="the station's key store (default $PHOTOCORE_KEYS)")
     station_p.add_argument("--library", metavar="URL", help="the shared photo library to publish to, "
                                                             "e.g. http://127.0.0.1:8400")
     station_p.add_argument("--station", metavar="ID", help="this station's id (default $PHOTOCORE_STATION)")
     station_p.add_argument("--operator", metavar="ID", help="the clerk's id (default $PHOTOCORE_OPERATOR)")
     station_p.add_argument("--out", metavar="DIR", default="station-out", type=_path,
                            help="where accepted captures are written when no library is configured")
-    station_p.add_argument("--systems", metavar="FILE", type=_path, help="agency systems file: without --library, accepted "
-                                                             "photos are queued in the outbox (photocore deliver)")
+    station_p.add_argument("--systems", metavar="FILE", type=_path, help="agency systems file: without --library, "
+                           "accepted photos are queued in the outbox (photocore deliver)")
     station_p.add_argument("--booth", action="store_true", help="self-service: the citizen takes up to --shots "
                                                                 "photos and picks one")
     station_p.add_argument("--shots", type=_count(1, 9), default=3, help="shots a citizen may take in --booth mode")
@@ -959,7 +1003,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except Exception as exc:  # a bug, not bad input: say so without a traceback
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad input: say so without a traceback
         print(f"internal.error: {type(exc).__name__}: {exc} (please report this to the photocore team)",
               file=sys.stderr)
         return EXIT_INTERNAL

@@ -63,8 +63,8 @@ def report_row(outcome, file: str | None, signed=None, sm2_file: str | None = No
         "not_assessed": outcome.not_assessed,
     }
     if signed is not None:
-        row.update(bytes=len(signed.data), signature=f"{file}.jws", c2pa=signed.c2pa, photo_id=signed.manifest["photo_id"],
-                   sm2_signature=sm2_file)
+        row.update(bytes=len(signed.data), signature=f"{file}.jws", c2pa=signed.c2pa,
+                   photo_id=signed.manifest["photo_id"], sm2_signature=sm2_file)
     return row
 
 
@@ -76,7 +76,10 @@ h1{font-size:20px}.summary{margin-bottom:16px}
 .card.failed{border:2px solid #c62828}
 .card img{display:block;margin:0 auto 8px;max-width:100%;max-height:260px;border:1px solid #ccc;background:#fff}
 .id{font-family:monospace;font-size:11px;color:#555}.name{font-weight:600;margin:2px 0}
-.fail{color:#c62828;margin:4px 0}.swatch{display:inline-block;width:12px;height:12px;border:1px solid #999;vertical-align:middle}.eye{color:#7a4f00;background:#fff6e0;margin:4px 0 12px;padding:4px 8px;border-radius:4px}.eye ul{margin:4px 0}details{margin-top:6px;color:#444}details ul{padding-left:16px;margin:4px 0}
+.fail{color:#c62828;margin:4px 0}
+.swatch{display:inline-block;width:12px;height:12px;border:1px solid #999;vertical-align:middle}
+.eye{color:#7a4f00;background:#fff6e0;margin:4px 0 12px;padding:4px 8px;border-radius:4px}.eye ul{margin:4px 0}
+details{margin-top:6px;color:#444}details ul{padding-left:16px;margin:4px 0}
 """
 
 
@@ -84,7 +87,7 @@ def render_sheet(outcomes, profiles: dict, rows: list[dict], title: str) -> str:
     ok = sum(1 for r in rows if r["status"] == "ok")
     keys = {r["render_key"] for r in rows if r["render_key"] and r["status"] == "ok"}
     cards = []
-    for outcome, row in zip(outcomes, rows):
+    for outcome, row in zip(outcomes, rows, strict=True):
         p = profiles[outcome.credential]
         parts = [f'<div class="card {"ok" if row["status"] == "ok" else "failed"}">']
         if row["file"]:

@@ -26,14 +26,24 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias, cast
 
 import cv2
 import numpy as np
 import simplejpeg
-from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from numpy.typing import ArrayLike, NDArray
+from PIL import GifImagePlugin, Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from .deadline import Deadline
 from .errors import ConfigError, DeadlineExceeded, DecodeError
+
+if TYPE_CHECKING:
+    from cv2.typing import MatLike
+
+# What ``decode`` reads: the file's bytes, its path, or a binary file object open on it.
+ImageSource: TypeAlias = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
+# HxWx3 uint8 sRGB (HxWx1 or HxW grey straight from libjpeg, before ``_srgb_array``)
+Pixels: TypeAlias = NDArray[np.uint8]
 
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_PIXEL_BYTES = 160_000_000
@@ -83,7 +93,7 @@ class Capture:
     format: str
     width: int
     height: int
-    analysis: np.ndarray = field(repr=False)
+    analysis: Pixels = field(repr=False)
     analysis_scale: float
     source_mode: str
     greyscale_source: bool
@@ -93,9 +103,9 @@ class Capture:
     captured_at: datetime | None = None  # EXIF DateTimeOriginal (camera local time), if present
     turns: int = 0  # quarter turns counter-clockwise applied after decoding (see ``turned``)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _sized: dict = field(default_factory=dict, init=False, repr=False)
+    _sized: dict[int, Pixels] = field(default_factory=dict, init=False, repr=False)
 
-    def pixels(self, min_side: int | None = None) -> np.ndarray:
+    def pixels(self, min_side: int | None = None) -> Pixels:
         """HxWx3 uint8 sRGB with the long side at least ``min_side`` (full resolution if None).
 
         The cheapest image that is large enough: the analysis copy when it suffices, otherwise
@@ -112,7 +122,7 @@ class Capture:
                                                           None if wanted == long_side else wanted)[0], self.turns)
             return self._sized[wanted]
 
-    def turned(self, turns: int) -> "Capture":
+    def turned(self, turns: int) -> Capture:
         """This capture turned by ``turns`` quarter turns counter-clockwise: a capture taken on
         its side or upside down, with no EXIF orientation to say so (analysis finds out)."""
         turns %= 4
@@ -129,7 +139,7 @@ class Capture:
         return out
 
 
-def _turn(array: np.ndarray, turns: int) -> np.ndarray:
+def _turn(array: Pixels, turns: int) -> Pixels:
     if not turns % 4:
         return array
     out = np.ascontiguousarray(np.rot90(array, turns))
@@ -137,7 +147,7 @@ def _turn(array: np.ndarray, turns: int) -> np.ndarray:
     return out
 
 
-def from_pixels(rgb, *, analysis_max_side: int = ANALYSIS_MAX_SIDE) -> Capture:
+def from_pixels(rgb: ArrayLike, *, analysis_max_side: int = ANALYSIS_MAX_SIDE) -> Capture:
     """A ``Capture`` from pixels already in memory: a kiosk's live camera frame (HxWx3 uint8 sRGB).
 
     No file, so no EXIF, ICC or JPEG tables: the frame is taken as sRGB, upright. Frames larger
@@ -172,7 +182,7 @@ class _Limits:
         return self.pixel_bytes is not None
 
 
-def decode(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_pixel_bytes: int = DEFAULT_MAX_PIXEL_BYTES,
+def decode(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_pixel_bytes: int = DEFAULT_MAX_PIXEL_BYTES,
            analysis_max_side: int = ANALYSIS_MAX_SIDE, deadline: Deadline | None = None) -> Capture:
     """Decode ``source`` (bytes, path or binary file object) into a ``Capture``.
 
@@ -188,14 +198,14 @@ def decode(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_pixel_bytes: int
                               code="config.invalid")
     data = _read(source)
     array, info = _decode_array(data, _Limits(max_pixels, max_pixel_bytes, deadline), analysis_max_side)
-    width, height = info["size"]
-    return Capture(format=info["format"], width=width, height=height, analysis=array,
-                   analysis_scale=width / array.shape[1], source_mode=info["mode"],
-                   greyscale_source=info["grey"], jpeg_quality=info["quality"],
-                   frames=info["frames"], data=data, captured_at=info.get("captured_at"))
+    width, height = info.size
+    return Capture(format=info.format, width=width, height=height, analysis=array,
+                   analysis_scale=width / array.shape[1], source_mode=info.mode,
+                   greyscale_source=info.grey, jpeg_quality=info.quality,
+                   frames=info.frames, data=data, captured_at=info.captured_at)
 
 
-def _read(source) -> bytes:
+def _read(source: ImageSource) -> bytes:
     """Get the bytes; anything that stops us reading them is decode.unreadable."""
     try:
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -207,7 +217,7 @@ def _read(source) -> bytes:
             data = source.read()
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError(f"expected bytes, a path or a binary file; got {type(source).__name__}")
-    except Exception as exc:
+    except Exception as exc:  # whatever stops the read, the source is unreadable
         raise DecodeError(f"could not read the image source: {exc}",
                           code="decode.unreadable") from exc
     if not data:
@@ -215,7 +225,20 @@ def _read(source) -> bytes:
     return bytes(data)
 
 
-def _decode_array(data: bytes, limits: _Limits, max_side: int | None):
+@dataclass(frozen=True)
+class _Info:
+    """What the headers say about a decoded file."""
+
+    format: str
+    mode: str  # Pillow's mode of the stored pixels
+    frames: int
+    quality: int | None  # estimated JPEG quality
+    captured_at: datetime | None
+    size: tuple[int, int]  # width, height after EXIF orientation
+    grey: bool
+
+
+def _decode_array(data: bytes, limits: _Limits, max_side: int | None) -> tuple[Pixels, _Info]:
     """Guard, open, decode and convert; ``max_side=None`` means full resolution."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # process-global; if someone set it, we cannot tell
         raise ConfigError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; photocore needs it False"
@@ -226,25 +249,28 @@ def _decode_array(data: bytes, limits: _Limits, max_side: int | None):
         with Image.open(_Reader(data, limits.deadline), formats=_FORMATS) as im:
             w, h = im.size
             _check_pixels(w, h, limits.pixels)
-            if limits.verify:
+            if limits.pixel_bytes is not None:  # limits.verify
                 _guard_pixel_bytes(im, data, limits.pixel_bytes)
-            info = {"format": im.format, "mode": im.mode, "frames": _count_frames(im),
-                    "quality": _jpeg_quality(im) if im.format in _JPEG_LIKE else None}
+            frames = _count_frames(im)
             icc = im.info.get("icc_profile")
+            exif: Image.Exif | None
             try:
                 exif = im.getexif()
                 orientation = int(exif.get(0x0112, 1))
-            except Exception:  # corrupt EXIF: keep the image, ignore the orientation
-                exif, orientation = {}, 1
-            info["captured_at"] = _capture_time(exif)
+            except Exception:  # noqa: BLE001 - corrupt EXIF: keep the image, ignore the orientation
+                exif, orientation = None, 1
             orientation = orientation if orientation in _ORIENT else 1
-            info["size"] = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-            info["grey"] = (info["mode"] in _GREY_MODES
-                            or (im.mode in ("P", "PA") and _grey_palette(im)))
+            info = _Info(format=str(im.format), mode=im.mode, frames=frames,
+                         quality=_jpeg_quality(im) if im.format in _JPEG_LIKE else None,
+                         captured_at=_capture_time(exif),
+                         size=(h, w) if orientation in (5, 6, 7, 8) else (w, h),
+                         grey=im.mode in _GREY_MODES or (im.mode in ("P", "PA") and _grey_palette(im)))
+            decoded: Pixels | Image.Image
             if im.format in _JPEG_LIKE and im.mode in ("RGB", "L"):
                 decoded = _jpeg_pixels(data, im.mode, (w, h), max_side, limits.verify)
             else:
-                if im.format in _JPEG_LIKE and limits.verify:  # CMYK: Pillow decodes; libjpeg judges completeness (1/8 scale)
+                # CMYK: Pillow decodes; libjpeg judges completeness (at 1/8 scale)
+                if im.format in _JPEG_LIKE and limits.verify:
                     _jpeg_pixels(data, "CMYK", (w, h), 1, True)
                 im.load()
                 if im.format == "PNG" and limits.verify and _png_may_be_short(im, data) \
@@ -259,13 +285,13 @@ def _decode_array(data: bytes, limits: _Limits, max_side: int | None):
         if orientation in _ORIENT:
             array = _ORIENT[orientation](array)
         if max_side and max(w, h) > max_side:
-            W, H = info["size"]
+            W, H = info.size
             s = max(W, H) / max_side
             array = _reduce(array, (max(1, round(W / s)), max(1, round(H / s))))
         array = np.ascontiguousarray(array)
     except (DecodeError, ConfigError, DeadlineExceeded):
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every other failure is classified into a DecodeError
         error = _classify(exc, data, limits.pixels)
         raise error from error.__cause__
     array.setflags(write=False)
@@ -294,7 +320,7 @@ def _guard_before_open(data: bytes, limits: _Limits) -> None:
     the canvas at open) and a JPEG's scan count (each scan is a pass over every block)."""
     if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
         size = _webp_canvas(data)
-        if size is not None:
+        if size is not None and limits.pixel_bytes is not None:
             w, h = size
             _check_pixels(w, h, limits.pixels)
             _check_bytes(w * h * _WEBP_BYTES_PER_PIXEL, limits.pixel_bytes, f"a {w}x{h} WebP canvas")
@@ -368,7 +394,7 @@ def _guard_pixel_bytes(im: Image.Image, data: bytes, limit: int) -> None:
     if im.format in _JPEG_LIKE and im.info.get("progressive"):
         try:
             subsampling = simplejpeg.decode_jpeg_header(data)[3]
-        except Exception:
+        except Exception:  # noqa: BLE001 - a header libjpeg cannot parse: count the largest buffer
             subsampling = "444"
         needed += int(w * h * 2 * _SAMPLES_PER_PIXEL.get(subsampling, len(im.getbands())))
     _check_bytes(needed, limit, f"this {w}x{h} {im.format} picture")
@@ -377,28 +403,32 @@ def _guard_pixel_bytes(im: Image.Image, data: bytes, limit: int) -> None:
 def _count_frames(im: Image.Image) -> int:
     """Frames or pages in the file, counted up to MAX_FRAMES (only the first is used)."""
     if im.format == "WEBP":
-        return min(int(im.n_frames), MAX_FRAMES)
+        return min(int(getattr(im, "n_frames", 1)), MAX_FRAMES)
     # GIF: walk the frames' blocks without decoding them, as Pillow's own n_frames does
-    step = (lambda n: im._seek(n, False)) if im.format == "GIF" else im.seek
+    gif = im if isinstance(im, GifImagePlugin.GifImageFile) else None
     count = 1
     try:
         while count < MAX_FRAMES:
-            step(count)
+            if gif is not None:
+                gif._seek(count, False)
+            else:
+                im.seek(count)
             count += 1
-    except Exception:  # EOFError at the end; later pages that are broken do not count
+    except Exception:  # noqa: BLE001 - EOFError at the end; later pages that are broken do not count
         pass
     if im.tell() != 0:
         im.seek(0)
     return count
 
 
-def _jpeg_pixels(data: bytes, mode: str, size: tuple[int, int], max_side: int | None, strict: bool) -> np.ndarray:
+def _jpeg_pixels(data: bytes, mode: str, size: tuple[int, int], max_side: int | None, strict: bool) -> Pixels:
     """Decode with libjpeg-turbo directly, at a reduced DCT scale when ``max_side`` allows, and
     listen to its warnings: Pillow's decoder fills data that ends early with grey and says "ok"."""
     w, h = size
     scale = max(w, h) / max_side if max_side and max(w, h) > max_side else 1
     kwargs = {"colorspace": {"L": "GRAY", "RGB": "RGB"}.get(mode, "CMYK"),
               "min_width": math.ceil(w / scale), "min_height": math.ceil(h / scale)}
+    array: Pixels  # HxWx3 RGB or HxWx1 grey (CMYK: HxWx4, only checked for completeness)
     try:
         array = simplejpeg.decode_jpeg(data, strict=strict, **kwargs)
     except ValueError as exc:
@@ -442,33 +472,36 @@ def _png_rows_complete(data: bytes) -> bool:
     return total >= expected
 
 
-def _reduce(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _reduce(array: Pixels, size: tuple[int, int]) -> Pixels:
     """``array`` reduced to ``size`` without aliasing: whole octaves by pyrDown, the rest by a
     Gaussian matched to the factor and one bilinear step. INTER_AREA gives the same image but has
     no fast path for the non-integer factors a draft decode leaves (2000 to 1280 px: 21 ms, here 10).
     """
-    while array.shape[1] >= 2 * size[0] and array.shape[0] >= 2 * size[1]:
-        array = cv2.pyrDown(array)
-    factor = array.shape[1] / size[0]
+    out: MatLike = array
+    while out.shape[1] >= 2 * size[0] and out.shape[0] >= 2 * size[1]:
+        out = cv2.pyrDown(out)
+    factor = out.shape[1] / size[0]
     if factor > 1:
-        array = cv2.GaussianBlur(array, (0, 0), 0.5 * math.sqrt(factor * factor - 1))
-    return cv2.resize(array, size, interpolation=cv2.INTER_LINEAR)
+        out = cv2.GaussianBlur(out, (0, 0), 0.5 * math.sqrt(factor * factor - 1))
+    return cast(Pixels, cv2.resize(out, size, interpolation=cv2.INTER_LINEAR))  # OpenCV keeps the uint8
 
 
-def _capture_time(exif) -> datetime | None:
+def _capture_time(exif: Image.Exif | None) -> datetime | None:
     """EXIF DateTimeOriginal (or DateTime) as a naive datetime; None when absent or malformed."""
+    if exif is None:
+        return None
     try:
         text = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
         return datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S") if text else None
-    except Exception:
+    except Exception:  # noqa: BLE001 - a malformed date is no date
         return None
 
 
-def _size(decoded) -> tuple[int, int]:
+def _size(decoded: Pixels | Image.Image) -> tuple[int, int]:
     return decoded.size if isinstance(decoded, Image.Image) else (decoded.shape[1], decoded.shape[0])
 
 
-def _srgb_array(decoded, reduce_by: int, icc: bytes | None) -> np.ndarray:
+def _srgb_array(decoded: Pixels | Image.Image, reduce_by: int, icc: bytes | None) -> Pixels:
     """Any Pillow image or libjpeg array -> HxWx3 uint8 sRGB (alpha composited on white, ICC
     applied), a strip of rows at a time into one output array; a Pillow image is first reduced
     by ``reduce_by`` (a cheap box shrink for non-JPEG analysis copies)."""
@@ -480,7 +513,8 @@ def _srgb_array(decoded, reduce_by: int, icc: bytes | None) -> np.ndarray:
         reduce_by = 1
     gain = 1.0
     if decoded.mode == "F":  # one scale for every strip: float data is usually 0..1
-        gain = 255.0 if decoded.getextrema()[1] <= 1.0 else 1.0
+        top = decoded.getextrema()[1]  # one band: (min, max) as floats
+        gain = 255.0 if isinstance(top, float | int) and top <= 1.0 else 1.0
     r = reduce_by if reduce_by >= 2 and decoded.mode in ("L", "RGB", "RGBA", "CMYK") else 1
     w, h = decoded.size
     out = np.empty((-(-h // r), -(-w // r), 3), np.uint8)
@@ -492,7 +526,7 @@ def _srgb_array(decoded, reduce_by: int, icc: bytes | None) -> np.ndarray:
     return out
 
 
-def _strip_to_srgb(im: Image.Image, transform, gain: float = 1.0) -> Image.Image:
+def _strip_to_srgb(im: Image.Image, transform: _Transforms | None, gain: float = 1.0) -> Image.Image:
     if im.mode.startswith("I") or im.mode == "F":
         im = _to_8bit_grey(im, gain)
     elif im.mode == "1":
@@ -508,27 +542,30 @@ def _strip_to_srgb(im: Image.Image, transform, gain: float = 1.0) -> Image.Image
         im = base
     if transform is not None and im.mode in transform:
         try:
-            im = ImageCms.applyTransform(im, transform[im.mode])
-        except Exception:
-            pass  # mismatched profile: treat the pixels as sRGB
+            im = ImageCms.applyTransform(im, transform[im.mode]) or im  # None only when done in place
+        except Exception:  # noqa: BLE001 - mismatched profile: treat the pixels as sRGB
+            pass
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
-def _icc_transform(icc: bytes | None) -> dict | None:
+_Transforms: TypeAlias = dict[str, ImageCms.ImageCmsTransform]  # input mode -> to sRGB
+
+
+def _icc_transform(icc: bytes | None) -> _Transforms | None:
     """Input mode -> transform to sRGB for an embedded profile; None when absent or broken
     (then the pixels are taken as sRGB)."""
     if not icc:
         return None
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a broken profile: the pixels are taken as sRGB
         return None
-    out = {}
+    out: _Transforms = {}
     for mode in ("RGB", "L", "CMYK"):
         try:
             out[mode] = ImageCms.buildTransform(profile, _SRGB, mode, "RGB")
-        except Exception:
-            continue  # the profile's colour space is not this mode's
+        except Exception:  # noqa: BLE001 - the profile's colour space is not this mode's
+            continue
     return out or None
 
 
@@ -556,15 +593,15 @@ def _jpeg_quality(im: Image.Image) -> int | None:
     return int(_Q[np.argmin(diff)])
 
 
-def _header_open(data: bytes):
+def _header_open(data: bytes) -> Image.Image | Exception | None:
     """Open with the plugin whose signature matches, bypassing Image.open: (image|error|None)."""
     for fmt in _FORMATS:
         factory, accept = Image.OPEN.get(fmt, (None, None))
         found = accept(data[:16]) if factory is not None and accept is not None else False
-        if found and not isinstance(found, str):
+        if factory is not None and found and not isinstance(found, str):
             try:
                 return factory(io.BytesIO(data), "")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the plugin's own complaint is the answer
                 return exc
     return None
 
@@ -581,7 +618,8 @@ def _classify(exc: BaseException, data: bytes, max_pixels: int) -> DecodeError:
             error.__cause__ = exc
             return error
         exc = head
-    chain, cur = [], exc
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
     while cur is not None and len(chain) < 5:
         chain.append(cur)
         cur = cur.__cause__ or cur.__context__

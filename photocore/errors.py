@@ -22,7 +22,7 @@ class PhotocoreError(Exception):
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
 
 

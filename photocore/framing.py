@@ -7,6 +7,15 @@ share of the photo width) and ``q = u * aspect`` the same for the height. The sc
 vertical rules (crown gap, chin gap, eye line) an interval for the crop's top edge; the
 solver aims at the middle of each, as the agencies' ranges are centred on their ideal.
 
+Where the rules leave the head's size or height open (the seafarer's passport fixes only the
+face width and centring; the 一寸 exams only "head about 2/3"), the profile's ``placement``
+says where the standard it follows puts the head (catalogue data with sources: crown gap, chin
+gap, eye line, head height). Placement is an aim, never a rule: within what the rules allow the
+solver goes to the middle of the points nearest every placement band, and a capture is never
+rejected for it. A profile with neither vertical rules nor vertical placement gets
+``DEFAULT_CROWN_GAP``; one with neither scale rules nor a head-height placement
+``DEFAULT_CROWN_TO_CHIN``.
+
 ``check`` uses the frame to say whether a credential's photo can be produced from a capture
 (``geometry.*`` codes); the renderer uses the same frame to cut the photo.
 """
@@ -27,9 +36,11 @@ SKULL_ABOVE_EYES = 0.514 / 0.486
 CANONICAL_INTER_EYE = 0.462
 CANONICAL_HEAD_WIDTH = 1.212
 
-# When a profile has no scale rule or no vertical rule, the photo is framed like the common
-# "head about 2/3 of the photo" rule with a small gap above the crown. A render default, not
-# a catalogue rule: it is never judged.
+# When a profile has neither a scale rule nor a head-height placement, or neither a vertical
+# rule nor a vertical placement, the photo is framed like the common "head about 2/3 of the
+# photo" rule with 5-12 % of the height above the crown. A render default, not a catalogue rule:
+# it is never judged. Every built-in base without a vertical rule has a placement of its own
+# (specs/bases.toml), so this serves integrators' overlays and profiles that set none.
 DEFAULT_CROWN_TO_CHIN = (0.62, 0.72)
 DEFAULT_CROWN_GAP = (0.05, 0.12)
 MAX_UPSCALE = 1.2  # the most a capture may be enlarged to reach the output size
@@ -63,7 +74,7 @@ class FaceGeometry:
         """Where the top of the head would be without hair volume, from the eyes and chin."""
         return self.eye_y - SKULL_ABOVE_EYES * (self.chin_y - self.eye_y)
 
-    def without_hair(self, crown: bool, width: bool) -> "FaceGeometry":
+    def without_hair(self, crown: bool, width: bool) -> FaceGeometry:
         """The head as if hair added no height (crown) or width: skull and ears only."""
         if not crown and not width:
             return self  # frozen: the same head
@@ -71,7 +82,7 @@ class FaceGeometry:
                        head_width=CANONICAL_HEAD_WIDTH * self.face_width if width else self.head_width)
 
     @classmethod
-    def from_analysis(cls, analysis) -> "FaceGeometry":
+    def from_analysis(cls, analysis) -> FaceGeometry:
         """The face with its eyes levelled (rotated about the eye midpoint), in capture pixels.
 
         Rendering levels the eyes before cutting, so the frame is solved in that levelled
@@ -93,7 +104,7 @@ class FaceGeometry:
                    crown_inside=inside)
 
     @classmethod
-    def canonical(cls) -> "FaceGeometry":
+    def canonical(cls) -> FaceGeometry:
         return cls(face_width=1.0, head_width=CANONICAL_HEAD_WIDTH, inter_eye=CANONICAL_INTER_EYE,
                    crown_y=0.0, eye_y=CANONICAL_CROWN_TO_EYE, chin_y=CANONICAL_CROWN_TO_CHIN, eye_x=0.0)
 
@@ -140,8 +151,49 @@ def _middle(interval, fallback: float) -> float:
     return (low + high) / 2
 
 
+def _aim(hard, soft, fallback: float) -> float:
+    """The middle of the points of ``hard`` nearest to all the ``soft`` intervals together
+    (least total distance): the middle of their overlap when they overlap, the middle of the gap
+    between two that do not, the end of ``hard`` nearest to them when they lie beyond it."""
+    if not soft:
+        return _middle(hard, fallback)
+    low, high = hard
+    if len(soft) == 1:  # one band: the middle of its overlap with ``hard``, else the nearer end
+        a, b = soft[0]
+        if a > high or b < low:
+            return high if a > high else low
+        return _middle((max(a, low), min(b, high)), fallback)
+    # The total distance is convex and piecewise linear, bending only at the bands' ends: the
+    # nearest points are one interval, between two of those ends (or of hard's).
+    points = [p if low <= p <= high else (low if p < low else high)
+              for band in soft for p in band if -math.inf < p < math.inf]
+    points += [p for p in hard if -math.inf < p < math.inf]
+    if not points:
+        return _middle(hard, fallback)
+    costs = []
+    for p in points:
+        cost = 0.0
+        for a, b in soft:
+            if p < a:
+                cost += a - p
+            elif p > b:
+                cost += p - b
+        costs.append(cost)
+    best = min(costs) + 1e-9 * max(abs(points[0]), abs(points[-1]))
+    near = [p for p, c in zip(points, costs, strict=True) if c <= best]
+    return (min(near) + max(near)) / 2
+
+
+def _head_height(profile, face: FaceGeometry, r) -> tuple[float, float]:
+    """u interval (photo-width fraction per capture px) giving a crown-to-chin share in ``r``."""
+    length = (face.chin_y - face.crown_y) * profile.aspect
+    low, high = r
+    return ((low or 0.0) / length, (high if high is not None else math.inf) / length)
+
+
 def _scale_intervals(profile, face: FaceGeometry):
-    """Intervals of u (photo-width fraction per capture px), one per scale rule."""
+    """Intervals of u (photo-width fraction per capture px), one per scale rule, and the
+    placement's head height as a soft interval (or None)."""
     measured = {"face_width": face.face_width, "head_width": face.head_width, "inter_eye": face.inter_eye}
     out = {}
     for rule in SCALE_RULES:
@@ -149,41 +201,44 @@ def _scale_intervals(profile, face: FaceGeometry):
         if r is None:
             continue
         if rule == "crown_to_chin":  # a height fraction: u = fraction / (length * aspect)
-            length, factor = face.chin_y - face.crown_y, profile.aspect
-        else:
-            length, factor = measured[rule], 1.0
-        out[rule] = ((r.min or 0.0) / (length * factor), (r.max if r.max is not None else math.inf) / (length * factor))
-    if not out:
-        low, high = DEFAULT_CROWN_TO_CHIN
-        length = (face.chin_y - face.crown_y) * profile.aspect
-        out["default crown_to_chin"] = (low / length, high / length)
-    return out
+            out[rule] = _head_height(profile, face, (r.min, r.max))
+            continue
+        length = measured[rule]
+        out[rule] = ((r.min or 0.0) / length, (r.max if r.max is not None else math.inf) / length)
+    placed = _placement(profile).get("crown_to_chin")
+    soft = _head_height(profile, face, (placed.min, placed.max)) if placed is not None else None
+    if not out:  # nothing to obey: the placement (or the default) is all there is
+        out["placement crown_to_chin" if soft else "default crown_to_chin"] = soft or _head_height(
+            profile, face, DEFAULT_CROWN_TO_CHIN)
+        soft = None
+    return out, soft
+
+
+def _placement(profile) -> dict:
+    return getattr(profile, "placement", None) or {}
 
 
 def _top_intervals(profile, face: FaceGeometry, q: float):
-    """Intervals of the crop's top edge (capture px) for the vertical rules at height fraction q per px."""
+    """Intervals of the crop's top edge (capture px) for the vertical rules at height fraction q
+    per px, and the placement's (or the default's) soft intervals."""
     g = profile.geometry
-    out = {}
 
-    def band(rule, y, from_bottom):
-        r = g.get(rule)
-        if r is None:
-            return
+    def band(r, y, from_bottom):
         low, high = (r.min or 0.0), (r.max if r.max is not None else 1.0)
         if from_bottom:  # 1 - (y - top) q in [low, high]
-            out[rule] = (y - (1 - low) / q, y - (1 - high) / q)
-        else:  # (y - top) q in [low, high]
-            out[rule] = (y - high / q, y - low / q)
+            return (y - (1 - low) / q, y - (1 - high) / q)
+        return (y - high / q, y - low / q)  # (y - top) q in [low, high]
 
-    band("crown_gap", face.crown_y, False)
-    band("chin_gap", face.chin_y, True)
-    band("eye_line_from_top", face.eye_y, False)
-    band("eye_line_from_bottom", face.eye_y, True)
-    if not out:
+    where = {"crown_gap": (face.crown_y, False), "chin_gap": (face.chin_y, True),
+             "eye_line_from_top": (face.eye_y, False), "eye_line_from_bottom": (face.eye_y, True)}
+    out = {rule: band(g[rule], *where[rule]) for rule in VERTICAL_RULES if rule in g}
+    placement = _placement(profile)
+    soft = [band(placement[rule], *where[rule]) for rule in VERTICAL_RULES if rule in placement]
+    if not out and not soft:
         low, high = DEFAULT_CROWN_GAP
-        out["default crown_gap"] = (face.crown_y - high / q, face.crown_y - low / q)
+        soft = [(face.crown_y - high / q, face.crown_y - low / q)]
     out["head inside the photo"] = (face.chin_y - 1 / q, face.crown_y)
-    return out
+    return out, soft
 
 
 def _left_interval(profile, face: FaceGeometry, u: float):
@@ -208,23 +263,23 @@ def _candidates(u_range, u_mid):
     yield from steps[1:] if finite else steps
 
 
-def _solve(profile, face: FaceGeometry):
-    """(u, top, left) meeting every rule, aiming at the middle; or (None, reason)."""
-    scale = _scale_intervals(profile, face)
+def _solve(profile, face: FaceGeometry) -> tuple[tuple[float, float, float] | None, str | None]:
+    """(u, top, left) meeting every rule, aiming at the middle and the placement; or (None, reason)."""
+    scale, soft_scale = _scale_intervals(profile, face)
     u_range = _intersect(scale.values())
     if u_range is None:
         return None, "the size rules contradict each other: " + ", ".join(sorted(scale))
-    u_mid = _middle(u_range, u_range[0])
+    u_mid = _aim(u_range, [soft_scale] if soft_scale else [], u_range[0])
     last = None
-    # Try the middle first, then step outwards until the vertical rules can be met too.
+    # Try the aim first, then step outwards until the vertical rules can be met too.
     for u in _candidates(u_range, u_mid):
         q = u * profile.aspect
-        tops = _top_intervals(profile, face, q)
+        tops, soft = _top_intervals(profile, face, q)
         top_range = _intersect(tops.values())
         if top_range is None:
             last = tops
             continue
-        top = _middle(top_range, face.crown_y - 0.08 / q)
+        top = _aim(top_range, soft, face.crown_y - 0.08 / q)
         left_range = _left_interval(profile, face, u)
         if left_range[0] > left_range[1]:
             continue
@@ -287,7 +342,7 @@ def solve_frame(profile, face: FaceGeometry, largest: bool = False) -> Frame:
                      (Shortfall("geometry.margin_top", math.inf, "the crown is cut off by the top edge"),))
     # this face's proportions fall outside what the rules allow together
     return Frame(profile.width[0], profile.height[0], 0.0, 0.0, 0.0, 0.0, 0.0,
-                 (Shortfall("geometry.rules", 0.0, reason),))
+                 (Shortfall("geometry.rules", 0.0, reason or "no framing of this face meets the rules"),))
 
 
 def _frame(profile, face: FaceGeometry, u: float, top: float, left: float, hair_cropped: bool,

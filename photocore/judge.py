@@ -54,6 +54,7 @@ class Rule:
 class Profile:
     name: str
     rules: tuple[Rule, ...]
+    replaces: tuple[str, ...] = ()  # codes of other profiles' rules these rules stand in for
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def load_profile(name: str = "capture") -> Profile:
                               code="config.unknown_measure")
         if rule.code not in messages():
             raise ConfigError(f"{name}.toml: rule {rule.code} has no messages", code="config.missing_message")
-    return Profile(name=data.get("name", name), rules=rules)
+    return Profile(name=data.get("name", name), rules=rules, replaces=tuple(data.get("replaces", ())))
 
 
 @lru_cache(maxsize=None)

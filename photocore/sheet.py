@@ -219,7 +219,7 @@ def _file_dpi(data: bytes, width: int, height: int) -> tuple[float, float] | Non
         with Image.open(io.BytesIO(data)) as im:
             dpi = im.info.get("dpi")
             stored = im.size
-    except Exception:  # already decoded once by photocore.decode: only a header quirk lands here
+    except Exception:  # noqa: BLE001 - already decoded once by photocore.decode: only a header quirk lands here
         return None
     if not dpi or len(dpi) != 2:
         return None
@@ -263,9 +263,10 @@ def _physical_size(data, width_px, height_px, profile, size) -> tuple[tuple[floa
         if abs(photo_aspect / mm_aspect - 1) > ASPECT_TOLERANCE:
             whose = f"{profile.id}'s" if source == "credential" else "the given"
             raise SheetError(f"the photo is {width_px}x{height_px} px (shape {photo_aspect:.3f}) but {whose} printed "
-                             f"size is {mm[0]:g} x {mm[1]:g} mm (shape {mm_aspect:.3f}): is it this credential's photo?",
+                             f"size is {mm[0]:g} x {mm[1]:g} mm (shape {mm_aspect:.3f}): "
+                             "is it this credential's photo?",
                              code="sheet.size_mismatch")
-        if from_file and max(abs(from_file[0] - mm[0]), abs(from_file[1] - mm[1])) > 0.5:
+        if dpi and from_file and max(abs(from_file[0] - mm[0]), abs(from_file[1] - mm[1])) > 0.5:
             notes.append(f"the file says {dpi[0]:g} dpi ({from_file[0]:.1f} x {from_file[1]:.1f} mm); "
                          f"printed at {mm[0]:g} x {mm[1]:g} mm")
     return mm, source, notes
@@ -376,7 +377,7 @@ def _cjk_font_file() -> tuple[str, int] | None:
                 font = ImageFont.truetype(path, 12, index=index)
             except (OSError, ValueError):
                 break
-            family = " ".join(font.getname())
+            family = " ".join(name for name in font.getname() if name)
             if chosen is None:
                 chosen = index
             if " SC" in family and "Mono" not in family:

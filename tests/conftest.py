@@ -1,8 +1,21 @@
-"""Shared fixtures: real faces from tests/data (see its ATTRIBUTION.md), checked once each."""
+"""Shared fixtures: real faces from tests/data (see its ATTRIBUTION.md), checked once each.
+
+Also the rules every test module keeps:
+- ``wait_for(check, timeout, what)``: wait on a condition, with a deadline, never on a guessed
+  ``time.sleep`` (a loaded machine makes any guess too short).
+- The environment: a test sets variables with ``monkeypatch`` (a module or session fixture with
+  ``pytest.MonkeyPatch.context()``); ``_environment_restored`` fails a module that leaves a
+  PHOTOCORE_/AGENCY_/AWS_ variable changed behind it.
+- Markers (``--strict-markers``, pyproject.toml): ``slow`` (seconds or more each, or an expensive
+  module fixture) and ``postgres`` (starts the private PostgreSQL server of tests/pg.py);
+  ``make test-fast`` runs ``-m "not slow and not postgres"``.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,3 +58,35 @@ def load_rgb(path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def neutral_report():
     return report_for(NEUTRAL[0])
+
+
+def wait_for(check, timeout: float, what: str, interval: float = 0.05):
+    """Call ``check()`` until it returns something true and return that; after ``timeout``
+    seconds an AssertionError naming ``what``. Exceptions from ``check`` propagate (a check can
+    assert that what it waits on is still alive)."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+    return result
+
+
+_GUARDED_ENV = ("PHOTOCORE_", "AGENCY_", "AWS_")
+
+
+def _guarded_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(_GUARDED_ENV)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _environment_restored(request):
+    """Set up before, and torn down after, every other fixture of a module: what the module's
+    tests and fixtures set in the environment must be gone when it ends."""
+    before = _guarded_env()
+    yield
+    after = _guarded_env()
+    if after != before:
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        pytest.fail(f"{request.module.__name__} left environment variables changed: {changed} "
+                    "(set them with monkeypatch or pytest.MonkeyPatch.context())", pytrace=False)

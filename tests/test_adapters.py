@@ -32,6 +32,8 @@ from photocore.errors import ConfigError
 
 from servers import MotoServer, SftpServer
 
+pytestmark = pytest.mark.slow  # SFTP and S3 servers, an integrator's package pip-installed
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "adapters" / "example-agency"
 USER, PASSWORD, PASSWORD_ENV = "agency", "correct horse battery", "PHOTOCORE_TEST_ADAPTER_SFTP_PASSWORD"

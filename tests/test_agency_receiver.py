@@ -11,12 +11,14 @@ import hashlib
 import hmac
 import json
 import os
+import sqlite3
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -104,8 +106,16 @@ def post(server, body: bytes, *, key: str | None = None, stamp: int | None = Non
 
 
 def count(server) -> int:
+    """GET /photos/count: the number of distinct photos stored (one photo stored twice counts 1)."""
     with urllib.request.urlopen(server.url + "/photos/count", timeout=10) as response:
         return json.loads(response.read())["count"]
+
+
+def deliveries(store) -> list[tuple[str, str]]:
+    """(idempotency key, photo id) of every delivery stored, from the receiver's own database:
+    what "stored once" is checked on, as ``count`` cannot tell once from twice."""
+    with closing(sqlite3.connect(store / "receiver.db")) as db:
+        return db.execute("SELECT idempotency_key, photo_id FROM deliveries ORDER BY rowid").fetchall()
 
 
 def test_accepts_a_valid_delivery_and_stores_it_exactly(keys, start):
@@ -122,14 +132,14 @@ def test_accepts_a_valid_delivery_and_stores_it_exactly(keys, start):
 
 
 def test_same_idempotency_key_twice_gives_the_same_receipt_and_stores_once(keys, start):
-    server, _ = start()
+    server, store = start()
     photo_id, jws = signed(keys["signer"])
     body, key = json_body(photo_id, jws), str(uuid.uuid4())
     first = post(server, body, key=key)
     second = post(server, body, key=key)
     assert (first[0], second[0]) == (201, 200)
     assert second[2]["receipt_id"] == first[2]["receipt_id"] and second[2]["duplicate"] is True
-    assert count(server) == 1
+    assert count(server) == 1 and deliveries(store) == [(key, photo_id)]
 
 
 def test_concurrent_duplicates_store_exactly_once(keys, start):
@@ -150,7 +160,7 @@ def test_concurrent_duplicates_store_exactly_once(keys, start):
     statuses = sorted(a[0] for a in answers)
     assert statuses == [200] * 9 + [201]
     assert len({a[2]["receipt_id"] for a in answers}) == 1
-    assert count(server) == 1
+    assert count(server) == 1 and deliveries(store) == [(key, photo_id)]
     assert sorted(p.name for p in (store / "photos").iterdir()) == sorted([f"{photo_id}.jpg", f"{photo_id}.jws"])
 
 
@@ -239,6 +249,8 @@ def test_same_photo_under_a_new_key_keeps_its_receipt_and_a_different_one_confli
     status, _, answer = post(server, json_body(photo_id, other_jws, other))
     assert (status, answer["error"]) == (409, "receiver.photo_id_conflict")
     assert count(server) == 1 and (store / "photos" / f"{photo_id}.jpg").read_bytes() == PHOTO
+    assert [p for _, p in deliveries(store)] == [photo_id, photo_id]  # two keys, one photo; not the conflict
+    assert sorted(p.name for p in (store / "photos").iterdir()) == sorted([f"{photo_id}.jpg", f"{photo_id}.jws"])
 
 
 def test_fields_must_match_the_signed_manifest(keys, start):
@@ -283,15 +295,16 @@ def test_bearer_token(keys, start):
 
 
 def test_fault_injection_status_sequence_then_success(keys, start):
-    server, _ = start(status_sequence=[503, 429])
+    server, store = start(status_sequence=[503, 429])
     photo_id, jws = signed(keys["signer"])
     body, key = json_body(photo_id, jws), str(uuid.uuid4())
     first, second, third = (post(server, body, key=key) for _ in range(3))
     assert (first[0], first[1]["Retry-After"]) == (503, "1")
     assert (second[0], second[1]["Retry-After"], second[2]["error"]) == (429, "1", "fault.injected")
-    assert third[0] == 201 and count(server) == 1
+    assert third[0] == 201 and deliveries(store) == [(key, photo_id)]
 
 
+@pytest.mark.slow
 def test_fault_injection_fail_every_and_delay(keys, start):
     server, _ = start()
     server.receiver.fail_every, server.receiver.delay = 2, 0.3
@@ -303,6 +316,7 @@ def test_fault_injection_fail_every_and_delay(keys, start):
     assert time.monotonic() - began >= 4 * 0.3
 
 
+@pytest.mark.slow
 def test_command_line_runs_the_receiver(keys, tmp_path):
     import subprocess
     env = {**os.environ, "AGENCY_WEBHOOK_SECRET": SECRET}

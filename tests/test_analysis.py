@@ -4,6 +4,7 @@ import io
 import threading
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import photocore
@@ -48,6 +49,7 @@ def test_exif_rotated_jpeg_gives_upright_landmarks():
     assert np.linalg.norm(a.left_iris - upright.left_iris) < 0.05 * upright.inter_eye
 
 
+@pytest.mark.slow
 def test_threads_share_nothing_mutable():
     capture = photocore.decode(NEUTRAL[2])
     expected = analyse(capture).landmarks

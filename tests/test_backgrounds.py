@@ -54,6 +54,7 @@ def test_run_choice_applies_where_allowed_and_per_credential_choice_is_checked()
         assert raised.value.code == code
 
 
+@pytest.mark.slow
 def test_photos_get_the_chosen_colour():
     conversion = photocore.convert(NEUTRAL[1], [GAOKAO, PHYSICIAN, ID_CARD], background={PHYSICIAN: "red", GAOKAO: "blue"})
     made = {o.credential: o.rendition for o in conversion.outcomes}
@@ -66,6 +67,7 @@ def test_photos_get_the_chosen_colour():
         ("#D74532", "#64C5FF", "#FFFFFF")
 
 
+@pytest.mark.slow
 def test_cli_background_option(tmp_path):
     run = subprocess.run([EXE, "convert", str(NEUTRAL[1]), "--out", str(tmp_path / "a"), "--credential", GAOKAO,
                           "--credential", ID_CARD, "--background", "blue"], capture_output=True, text=True)

@@ -10,16 +10,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from conftest import DATA, NEUTRAL, SUNGLASSES
+from conftest import DATA, NEUTRAL, SUNGLASSES, wait_for
+
+pytestmark = pytest.mark.slow  # photocore batch over folders, kill and resume, a dask cluster
 
 EXE = str(Path(sys.executable).with_name("photocore"))
-CREDENTIALS = ["--credential", "police.resident-id-card", "--credential", "police.passport"]
+CREDENTIALS = ["--credential", "police.resident-id-card", "--credential", "maritime.seafarer-passport"]
 
 
 def mixed_folder(root: Path) -> Path:
@@ -81,7 +82,7 @@ def test_batch_converts_good_records_failures_and_goes_on(local_run):
     assert "Traceback" not in proc.stderr
     assert tree_hash(src) == before  # the input is never modified
     for rel in ("district-a/chen", "district-b/2019/li", "district-b/wang_no_extension"):
-        for credential in ("police.resident-id-card", "police.passport"):
+        for credential in ("police.resident-id-card", "maritime.seafarer-passport"):
             assert (out / rel / f"{credential}.jpg").stat().st_size > 10_000, (rel, credential)
     rows = report_rows(out)
     by_capture = {}
@@ -117,20 +118,23 @@ def test_kill_and_resume_finishes_without_redoing_work(tmp_path):
     journal = out / ".photocore-batch" / "journal.jsonl"
     worker = subprocess.Popen([EXE, "batch", str(src), str(out), *CREDENTIALS, "--workers", "1", "--quiet"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and (not journal.exists() or len(journal.read_text().splitlines()) < 3):
-        time.sleep(0.05)
+
+    def three_done():
+        assert worker.poll() is None, "the batch finished before it could be killed mid-run"
+        return journal.exists() and len(journal.read_text().splitlines()) >= 3
+
+    wait_for(three_done, 240, "3 captures in the batch journal")
     os.killpg(worker.pid, signal.SIGKILL)  # the batch and its worker processes, mid-run
     worker.wait()
     done_before = [json.loads(line)["capture"] for line in journal.read_text().splitlines() if line.strip()]
     assert 3 <= len(done_before) < 10
-    stamps = {c: (out / Path(c).with_suffix("") / "police.passport.jpg").stat().st_mtime_ns for c in done_before}
+    stamps = {c: (out / Path(c).with_suffix("") / "maritime.seafarer-passport.jpg").stat().st_mtime_ns for c in done_before}
     proc = run(str(src), str(out), *CREDENTIALS, "--workers", "1", "--resume", "--quiet")
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line)["capture"] for line in journal.read_text().splitlines() if line.strip()]
     assert sorted(lines) == sorted(f"capture-{i:02d}.jpg" for i in range(10))  # each exactly once
     for capture, stamp in stamps.items():  # not converted a second time
-        assert (out / Path(capture).with_suffix("") / "police.passport.jpg").stat().st_mtime_ns == stamp
+        assert (out / Path(capture).with_suffix("") / "maritime.seafarer-passport.jpg").stat().st_mtime_ns == stamp
     rows = report_rows(out)
     assert len(rows) == 20 and all(r["status"] == "ok" for r in rows)
 

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import NEUTRAL
 
+pytestmark = pytest.mark.slow  # convert and batch as subprocesses
+
 EXE = str(Path(sys.executable).with_name("photocore"))
 PASSPORT, ID_CARD = "police.passport", "police.resident-id-card"
 

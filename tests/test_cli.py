@@ -16,6 +16,8 @@ from PIL import Image
 
 from conftest import NEUTRAL, SUNGLASSES, load_rgb
 
+pytestmark = pytest.mark.slow  # each test runs photocore as a subprocess (imports and models: seconds)
+
 SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
 
 

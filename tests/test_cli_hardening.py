@@ -14,6 +14,8 @@ import pytest
 
 from conftest import NEUTRAL
 
+pytestmark = pytest.mark.slow  # photocore as a subprocess, signed conversions
+
 EXE = str(Path(sys.executable).with_name("photocore"))
 CREDENTIALS = ["--credential", "police.resident-id-card", "--credential", "police.passport"]
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
+import pytest
 
 import photocore
 from photocore.analysis import analyse
@@ -55,10 +56,9 @@ def test_glasses_forbidden_by_a_credential(tmp_path):
         name_en = "No-glasses card"
         inherits = "ga461"
         content.glasses = "forbidden"
-        [[credential.sources]]
-        ref = "a local notice forbidding glasses"
-        confidence = "low"
+        [[credential.derived]]
         keys = ["content.glasses"]
+        note = "a local notice forbidding glasses"
     """), encoding="utf-8")
     report = photocore.check(SUNGLASSES[1], credentials=["police.no-glasses-card", "police.resident-id-card"],
                              catalogue=str(tmp_path))
@@ -98,6 +98,7 @@ def test_models_run_once_for_many_credentials(monkeypatch):
     assert len(calls) == 1 and len(report.results) == 40
 
 
+@pytest.mark.slow
 def test_cli_all_credentials_json():
     exe = Path(sys.executable).with_name("photocore")
     proc = subprocess.run([str(exe), "check", str(NEUTRAL[0]), "--all", "--json"], capture_output=True, text=True,
@@ -109,6 +110,7 @@ def test_cli_all_credentials_json():
     assert {"geometry.margin_top", "geometry.resolution", "capture.age"} <= codes
 
 
+@pytest.mark.slow
 def test_judging_many_credentials_at_once_equals_judging_each_alone():
     """The shared work (measure verdicts by rule set, one face geometry) changes nothing."""
     from photocore.catalogue import load_catalogue

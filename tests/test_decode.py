@@ -87,6 +87,7 @@ def test_formats_decode_to_same_size_and_similar_pixels(face, face_px, fmt, tole
     assert (cap.jpeg_quality is not None) == (fmt == "JPEG")
 
 
+@pytest.mark.slow
 def test_source_kinds_and_content_sniffing(face, tmp_path):
     png = encode(face, "PNG")
     path = tmp_path / "photo.jpg"  # the name lies; the content decides
@@ -249,6 +250,7 @@ def test_grey_palette_counts_as_greyscale():
     assert cap.source_mode == "P" and cap.greyscale_source
 
 
+@pytest.mark.slow
 def test_rgba_transparent_area_becomes_white(face, face_px):
     rgba = face.convert("RGBA")
     alpha = Image.new("L", face.size, 255)
@@ -324,12 +326,14 @@ def test_large_jpeg_uses_reduced_analysis_copy(face):
     assert mad(cap.analysis, reference) < 3.0
 
 
+@pytest.mark.slow
 def test_large_png_analysis_copy_and_custom_side(face):
     cap = decode(encode(face.resize((3000, 2000)), "PNG"), analysis_max_side=500)
     assert cap.analysis.shape == (333, 500, 3) and cap.analysis_scale == pytest.approx(6.0)
     assert cap.pixels().shape == (2000, 3000, 3)
 
 
+@pytest.mark.slow
 def test_large_rotated_jpeg_analysis_is_upright(face):
     upright = face.crop((0, 100, 800, 700)).resize((4000, 3000))
     cap = decode(_with_orientation(upright.transpose(Image.Transpose.ROTATE_90), 6))
@@ -374,6 +378,7 @@ def test_pillow_bomb_warning_as_error_still_maps_to_too_large():
         assert decode_error(data).code == "decode.too_large"
 
 
+@pytest.mark.slow
 def test_max_pixels_limit_on_normal_image(face):
     err = decode_error(encode(face, "PNG"), max_pixels=1000)
     assert err.code == "decode.too_large" and "800x800" in err.message and "1000" in err.message

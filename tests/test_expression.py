@@ -87,6 +87,7 @@ def test_a_model_for_other_features_is_refused(monkeypatch):
     expression.model.cache_clear()
 
 
+@pytest.mark.slow
 @needs_shared
 def test_london_neutral_faces_do_not_fail():
     paths = _manifest(lambda f, tags: f.startswith("london/neutral/"))
@@ -95,6 +96,7 @@ def test_london_neutral_faces_do_not_fail():
     assert failed == []
 
 
+@pytest.mark.slow
 @needs_shared
 def test_other_compliant_faces_do_not_fail():
     paths = _manifest(lambda f, tags: not f.startswith("london/") and "compliant_pose" in tags)
@@ -103,6 +105,7 @@ def test_other_compliant_faces_do_not_fail():
     assert failed == []
 
 
+@pytest.mark.slow
 @needs_shared
 def test_most_london_smiles_fail():
     paths = _manifest(lambda f, tags: f.startswith("london/smiling/"))

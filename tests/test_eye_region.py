@@ -97,6 +97,7 @@ def test_bare_eyes_are_visible_and_untinted(path):
     assert (st["eyes.visible"], st["glasses.tinted"], st["glasses.glare"]) == ("pass", "pass", "pass")
 
 
+@pytest.mark.slow
 def test_clear_lenses_keep_the_eyes_visible(painted):
     for report in painted["clear"]:
         st = statuses(report)
@@ -104,17 +105,20 @@ def test_clear_lenses_keep_the_eyes_visible(painted):
         assert (st["eyes.visible"], st["glasses.tinted"]) == ("pass", "pass")
 
 
+@pytest.mark.slow
 def test_clear_lenses_under_a_hat_brim_are_not_tinted(painted):
     for report in painted["brim"]:
         st = statuses(report)
         assert (st["eyes.visible"], st["glasses.tinted"]) == ("pass", "pass")
 
 
+@pytest.mark.slow
 def test_mirrored_lenses_hide_the_eyes(painted):
     for report in painted["mirror"]:
         assert statuses(report)["eyes.visible"] == "fail"
 
 
+@pytest.mark.slow
 def test_dark_lenses_are_tinted_and_hide_the_eyes(painted):
     for clear, dark in zip(painted["clear"], painted["dark"]):
         st = statuses(dark)

@@ -14,6 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a few hundred fuzz cases
+
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = ROOT / "benchmarks" / "fuzz.py"
 

@@ -52,6 +52,7 @@ def _crops(image: Image.Image, frac: float) -> dict[str, Image.Image]:
     return {name: image.crop(box) for name, box in boxes.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_faces_at_every_edge_give_verdicts_not_internal_errors(subject):
     image = Image.open(FACES / subject).convert("RGB")
@@ -147,6 +148,7 @@ def test_flipped_x509_version_is_malformed_not_an_exception(store):
     assert (result.valid, result.code) == (False, "verify.malformed")
 
 
+@pytest.mark.slow
 def test_bit_flips_in_every_x5c_certificate_give_a_verification(store):
     root = load_root(store["path"])
     token = store["token"]

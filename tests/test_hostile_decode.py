@@ -16,6 +16,7 @@ import photocore
 from photocore.deadline import Deadline
 from photocore.decode import MAX_FRAMES, MAX_JPEG_SCANS
 from photocore.errors import DeadlineExceeded, DecodeError
+from conftest import wait_for
 from tests.hostile_corpus import (SEEDS, animated_webp_canvas, encoded, jpeg_cut_with_end_marker, jpeg_segments,
                                   many_page_tiff, png16_rgba, png_interlaced, png_taller_than_its_rows,
                                   progressive_jpeg_many_scans, sample_photo)
@@ -49,17 +50,20 @@ def _code(data: bytes, **kw) -> str | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_seed_corpus_gives_its_code(seeds, name):
     assert set(EXPECTED) == set(SEEDS)
     assert _code((seeds / name).read_bytes()) == EXPECTED[name]
 
 
+@pytest.mark.slow
 def test_many_pages_are_counted_only_up_to_the_limit(seeds):
     capture = photocore.decode((seeds / "tiff_100000_pages").read_bytes())
     assert capture.frames == MAX_FRAMES and (capture.width, capture.height) == (1, 1)
 
 
+@pytest.mark.slow
 def test_seed_corpus_stays_within_600_mb_per_file(seeds):
     """Each seed decoded (and, when accepted, its full-resolution pixels) in a fresh process;
     the process's peak resident memory, not Python's allocations, is what a server pays."""
@@ -151,8 +155,7 @@ def test_interlaced_png_decodes_to_the_same_pixels():
 def test_deadline_in_decode_convert_and_its_code():
     data = FACE.read_bytes()
     late = Deadline(0.001)
-    import time
-    time.sleep(0.01)
+    wait_for(lambda: late.remaining() < 0, 5, "the 1 ms deadline to pass")
     with pytest.raises(DeadlineExceeded) as raised:
         photocore.decode(data, deadline=late)
     assert raised.value.code == "capture.deadline" and "decode" in raised.value.message
@@ -168,6 +171,7 @@ def test_bad_deadlines_are_config_errors(seconds):
         Deadline(seconds)
 
 
+@pytest.mark.slow
 def test_cli_deadline_for_convert_and_batch(tmp_path):
     cli = [str(Path(sys.executable).with_name("photocore"))]
     run = subprocess.run(cli + ["convert", str(FACE), "--out", str(tmp_path / "c"), "--credential", "police.resident-id-card",

@@ -34,7 +34,10 @@ from photocore.library.errors import LibraryError
 from photocore.library.service import Library
 from photocore.sign.verify import load_trust, verify
 
+from conftest import wait_for
 from library_service import assert_problem, receiver, sample_station, start_library  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.slow  # the library service and a station's signed conversions, module fixtures
 
 ID_A = "330902198503120027"
 ID_B = "33090219900101003X"
@@ -110,11 +113,10 @@ def service(tmp_path_factory, agencies):
 def library(service, agencies):
     """The same library in this process (same data folder, so the same secret): the citizen's
     side of the tests, and a second process on the shared database."""
-    import os
-    os.environ[HOOK_ENV] = HOOK_SECRET
-    lib = Library(LibraryConfig(data_dir=service.data_dir, trust=[service.station.root], clients=agencies["clients"]))
-    yield lib
-    os.environ.pop(HOOK_ENV, None)
+    with pytest.MonkeyPatch.context() as mp:  # restored, whatever was there before, when the module ends
+        mp.setenv(HOOK_ENV, HOOK_SECRET)
+        yield Library(LibraryConfig(data_dir=service.data_dir, trust=[service.station.root],
+                                    clients=agencies["clients"]))
 
 
 def client(service, agencies, name="police-app", alg="ES256") -> AgencyClient:
@@ -360,9 +362,7 @@ def test_decision_webhook_reaches_the_agency(service, agencies, library, receive
         # without a callback_url: the client's registered webhook_url; in the background by default
         other = api.create_request(ID_A, "police.passport", "ZS-10", "passport")
         notify_decision(library, library.decide(library.keys.person_key(ID_A), other["request_id"], False))
-        deadline = time.monotonic() + 10
-        while len(receiver.received) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: len(receiver.received) >= 2, 10, "the background webhook call")
         headers, body, path = receiver.received[-1]
         assert path == "/photocore" and Webhook(HOOK_SECRET).verify(body, headers)["status"] == "refused"
     # a client without a webhook is simply not called; an unreachable one is logged and dropped

@@ -42,6 +42,8 @@ from photocore.sign import list_keys, load_signer
 from library_service import assert_problem, serve
 from servers import free_port, stop_process
 
+pytestmark = pytest.mark.slow  # a real service per test, kill tests, a 184-credential signed conversion
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample_capture.jpg"
 _SCRIPT = Path(sys.executable).with_name("photocore")

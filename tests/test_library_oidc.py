@@ -21,6 +21,8 @@ from photocore.library.oidc import OidcClient, s256
 
 from oidc_issuer import LocalIssuer
 
+pytestmark = pytest.mark.slow  # an OpenID issuer under uvicorn per test
+
 REDIRECT = "https://library.example.gov.cn/me/login/callback"
 ID_NUMBER = "330106199001011234"
 

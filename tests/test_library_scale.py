@@ -32,6 +32,8 @@ from photocore.library.service import Library
 from photocore.sign import load_signer
 from photocore.sign.verify import load_trust, verify
 
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # PostgreSQL, an S3 server, two services
+
 SECRET_ENV = "PHOTOCORE_SCALE_TEST_SECRET"
 BUCKET = "photo-library"
 ID2, ID3 = "32010219800101123X", "510104199012319876"

@@ -24,6 +24,8 @@ from photocore.live import LiveSession, read_frames
 from conftest import DATA, TWO_FACES, load_rgb
 
 W, H = 1280, 720
+pytestmark = pytest.mark.slow  # live guidance over frame sequences and videos
+
 NEUTRAL = DATA / "london_neutral_005.jpg"
 SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
 EYES_CLOSED = SHARED_FACES / "misc" / "angry.jpg"  # CC0, eyes shut

@@ -161,6 +161,7 @@ def test_real_fingers_on_the_chin_fail_with_the_hand_message():
     assert verdict.message_en == "Please take your hand away from your face"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hand", sorted(HAND_CROPS))
 @pytest.mark.parametrize("where", ("mouth", "cheek", "eyes"))
 def test_a_real_hand_pasted_over_the_mouth_a_cheek_or_an_eye_fails(hand, where):
@@ -172,6 +173,7 @@ def test_a_real_hand_pasted_over_the_mouth_a_cheek_or_an_eye_fails(hand, where):
         assert verdict.message_en == "Please take your hand away from your face"
 
 
+@pytest.mark.slow
 def test_fingers_pasted_on_the_chin_are_never_a_pass():
     # synthetic; a fingertip that only touches the jaw line may be left to the clerk, never passed
     statuses_seen = [_verdict(_check(paste_hand(_analysis(path), hand, "chin")), "face.occlusion").status
@@ -179,6 +181,7 @@ def test_fingers_pasted_on_the_chin_are_never_a_pass():
     assert "pass" not in statuses_seen and statuses_seen.count("fail") >= 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hand", sorted(HAND_CROPS))
 def test_a_hand_beside_the_face_is_not_a_hand_over_it(hand):
     # synthetic: the same hands beside the cheek, not touching the face
@@ -279,6 +282,7 @@ def test_the_rules_have_sources_and_messages():
     assert _rule("hair.over_eyes").kind == "min"
 
 
+@pytest.mark.slow
 @needs_shared
 def test_the_london_neutral_faces_fail_hair_only_where_the_fringe_covers_the_brows():
     failed = {}

@@ -44,6 +44,7 @@ def test_every_upright_test_face_stays_as_it_is():
         assert report_for(path).analysis.quarter_turns == 0, path.name
 
 
+@pytest.mark.slow
 def test_upside_down_capture_converts_to_the_upright_photo(tmp_path):
     credential = "police.resident-id-card"
     upright = photocore.convert(NEUTRAL[0], [credential]).outcomes[0]
@@ -62,6 +63,7 @@ def test_upside_down_capture_converts_to_the_upright_photo(tmp_path):
     assert np.abs(made - expected[::-1, ::-1]).mean() > 20
 
 
+@pytest.mark.slow
 def test_the_upside_down_check_runs_only_when_the_detector_is_unsure(monkeypatch):
     """An upright face the full-range detector is sure of (analysis.UPRIGHT_SCORE) is not run
     through the short-range detector twice; every test face turned half round is, and is put back."""

@@ -14,9 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import DATA
+from conftest import DATA, wait_for
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux-only")
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                 reason="reads /proc; PR_SET_PDEATHSIG is Linux-only"),
+              pytest.mark.slow]  # batch and serve with their worker processes, killed
 
 EXE = str(Path(sys.executable).with_name("photocore"))
 FACE = DATA / "london_neutral_001.jpg"
@@ -61,15 +63,6 @@ def alive(pid: int, start: int) -> bool:
     return stat is not None and stat[2] == start and stat[1] not in ("Z", "X")  # a zombie has exited
 
 
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return result
-
-
 def kill_parent_and_time_orphans(process: subprocess.Popen, family: dict[int, int], what: str) -> float:
     names = sorted(" ".join(_cmdline(pid).split()[-2:])[-50:] for pid in family)
     os.kill(process.pid, signal.SIGKILL)  # only the parent, not its process group
@@ -99,9 +92,10 @@ def kill_group(process: subprocess.Popen | None) -> None:
         pass
 
 
-@pytest.mark.parametrize("settle", [0.5, 0.0], ids=["working", "starting"])
-def test_batch_workers_and_resource_tracker_die_with_a_killed_batch(tmp_path, settle):
-    """``starting``: the batch is killed the moment its workers exist, while they still import
+@pytest.mark.parametrize("working", [True, False], ids=["working", "starting"])
+def test_batch_workers_and_resource_tracker_die_with_a_killed_batch(tmp_path, working):
+    """``working``: the batch is killed once its journal holds a finished capture, so the workers
+    are converting. ``starting``: killed the moment its workers exist, while they still import
     (a worker used to ask for its parent's death signal only after its parent was gone, and then
     waited on a queue it held both ends of, for good)."""
     src = tmp_path / "in"
@@ -120,7 +114,14 @@ def test_batch_workers_and_resource_tracker_die_with_a_killed_batch(tmp_path, se
             return family if len(workers) >= 2 else None
 
         family = wait_for(workers_up, 40, "2 batch workers")
-        time.sleep(settle)  # 0.5: let the workers reach their first capture
+        if working:
+            journal = tmp_path / "out" / ".photocore-batch" / "journal.jsonl"
+
+            def a_capture_done():
+                assert process.poll() is None, "the batch ended before it could be killed at work"
+                return journal.exists() and journal.read_text().strip()
+
+            wait_for(a_capture_done, 120, "the first capture in the batch journal")
         family.update(descendants(process.pid))
         assert any("resource_tracker" in _cmdline(pid) for pid in family), {p: _cmdline(p) for p in family}
         kill_parent_and_time_orphans(process, family, "batch --workers 2")

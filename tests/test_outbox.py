@@ -15,7 +15,7 @@ from photocore.deliver.transports.folder import FolderTransport
 from photocore.deliver.worker import Worker
 
 import pg
-from conftest import NEUTRAL
+from conftest import NEUTRAL, wait_for
 
 PHOTO = NEUTRAL[0].read_bytes()
 KEY = base64.b64decode(new_key())
@@ -30,7 +30,7 @@ def postgres():
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def outbox(request, tmp_path):
     if request.param == "sqlite":
         location = str(tmp_path / "outbox.sqlite3")
@@ -65,8 +65,7 @@ def test_claim_settle_retry_and_dead_letters(outbox):
     outbox.delivered(claimed[a], "receipt-1", "ok", start)
     assert outbox.failed(claimed[b], "deliver.http_500", "boom", False, None, start) == PENDING
     assert outbox.failed(claimed[c], "deliver.http_400", "bad", True, None, start) == DEAD
-    time.sleep(0.1)
-    (again, _), = outbox.claim(3)
+    (again, _), = wait_for(lambda: outbox.claim(3), 5, "the failed row to come due (base_delay 0.01 s)")
     assert again.id == b and again.attempt == 2
     outbox.failed(again, "deliver.http_503", "busy", False, 0.0, start)
     (third, _), = outbox.claim(3)
@@ -77,28 +76,30 @@ def test_claim_settle_retry_and_dead_letters(outbox):
     assert outbox.retry(c) and outbox.counts()[PENDING] == 1
 
 
+@pytest.mark.slow
 def test_expired_lease_is_claimed_again(outbox):
     (row,) = enqueue(outbox, 1)
     assert outbox.claim(1)  # a worker that then dies without settling
+    leased = time.monotonic()
     assert outbox.claim(1) == []
-    time.sleep(1.2)  # lease = 1 s
-    (delivery, _), = outbox.claim(1)
+    (delivery, _), = wait_for(lambda: outbox.claim(1), 10, "the expired lease to be claimed again")
+    assert time.monotonic() - leased >= 0.9  # not before the 1 s lease ran out
     assert delivery.id == row and delivery.attempt == 2
 
 
+@pytest.mark.slow
 def test_a_row_whose_worker_dies_every_time_is_dead_lettered_at_claim(outbox):
     """max_attempts holds even when no attempt ever settles (a worker killed mid-delivery)."""
     (row,) = enqueue(outbox, 1)
     for attempt in range(1, 4):  # max_attempts = 3, each claim leases and the worker dies
-        deadline = time.time() + 5
-        while not (claimed := outbox.claim(1)):
-            assert time.time() < deadline, "the expired lease was never claimed again"
-            time.sleep(0.1)
+        claimed = wait_for(lambda: outbox.claim(1), 5, f"claim {attempt}: the expired lease claimed again")
         assert claimed[0][0].attempt == attempt
-    deadline = time.time() + 5
-    while outbox.counts().get(DEAD) != 1:
-        assert outbox.claim(1) == [] and time.time() < deadline
-        time.sleep(0.1)
+
+    def dead_lettered():
+        assert outbox.claim(1) == []  # the row that used up its attempts is never handed out again
+        return outbox.counts().get(DEAD) == 1
+
+    wait_for(dead_lettered, 5, "the row to be dead-lettered at claim")
     (dead,) = outbox.rows(DEAD)
     assert dead["id"] == row and dead["last_error"].startswith("deliver.interrupted")
     assert [a["code"] for a in outbox.history(row)] == ["deliver.interrupted"]

@@ -12,6 +12,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 
@@ -38,6 +40,7 @@ def test_every_folder_with_files_is_a_listed_package_and_its_data_is_named():
     assert not unnamed, f"files no package-data pattern ships: {unnamed}"
 
 
+@pytest.mark.slow
 def test_the_wheel_builds_without_warnings_and_holds_the_catalogue(tmp_path):
     source = tmp_path / "src"
     source.mkdir()

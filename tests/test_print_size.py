@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from conftest import NEUTRAL
 from photocore.catalogue import load_catalogue
+
+pytestmark = pytest.mark.slow  # every credential's photo printed and measured
 
 EXE = str(Path(sys.executable).with_name("photocore"))
 

@@ -32,23 +32,24 @@ def catalogue():
     return load_catalogue()
 
 
-def rendered(path_or_bytes, profiles):
+def rendered(path_or_bytes, profiles, backgrounds=None):
     capture = photocore.decode(path_or_bytes)
     analysis = photocore.analyse(capture)
-    return render_all(capture, analysis, profiles), analysis
+    return render_all(capture, analysis, profiles, backgrounds=backgrounds), analysis
 
 
-# london_neutral_001's loose curls at eye level: the person mask on the whole capture gives a head
-# 1.45 face widths wide, on the cut photo 1.27, so the photo re-measures at 0.618 of its width
-# against the master portrait's 0.65 (-0.03). The framing is right (the same at 354 and 480 px);
-# head width from a mask row is what is unreliable. Known, measured, to be fixed (issue 16 item 4).
-_LOOSE_CURLS = pytest.mark.xfail(strict=True, reason="head width of loose curls re-measures 0.09 narrower")
 
 
-@pytest.mark.parametrize("face", [SAMPLE, pytest.param(NEUTRAL[0], marks=_LOOSE_CURLS), *NEUTRAL[1:3]],
-                         ids=lambda p: p.stem)
+# london_neutral_001's loose curls used to re-measure 0.09 narrower than the master portrait's head
+# width rule (a strict xfail); its photo is now framed from the skull (the curls above it cut, as
+# GA 461 allows) and meets every rule and the sensible-head check.
+@pytest.mark.slow
+@pytest.mark.parametrize("face", [SAMPLE, *NEUTRAL[:3]], ids=lambda p: p.stem)
 def test_round_trip_all_184_credentials(catalogue, face):
-    """Every photo, decoded and analysed again, meets its own credential's rules."""
+    """Every photo, decoded and analysed again, meets its own credential's rules, and looks like an
+    ID photo whatever rules it names: the whole head inside with a gap above it, room below the
+    chin for the shoulders, a sane head size, the eyes above the middle, the face centred
+    (``verify(sensible=True)``, bands in ``photocore.render.verify.SENSIBLE``)."""
     profiles = list(catalogue.credentials.values())
     out, _ = rendered(face, profiles)
     assert set(out) == set(catalogue.credentials)
@@ -59,7 +60,8 @@ def test_round_trip_all_184_credentials(catalogue, face):
             assert r.data is None and {f.code for f in r.failures} <= MARGIN_CODES, (credential, r.failures)
             continue
         if r.render_key not in checked:
-            checked[r.render_key] = verify(r.data, catalogue.get(credential), hair_cropped=r.frame.hair_cropped)
+            checked[r.render_key] = verify(r.data, catalogue.get(credential), hair_cropped=r.frame.hair_cropped,
+                                           sensible=True)
         assert checked[r.render_key] == [], (credential, [str(v) for v in checked[r.render_key]])
         assert r.reached_target and r.width and r.dpi == catalogue.get(credential).dpi
     produced = sum(r.ok for r in out.values())
@@ -129,6 +131,23 @@ def overlay(tmp_path, body: str) -> str:
     return str(tmp_path)
 
 
+@pytest.fixture(scope="module")
+def red_card(tmp_path_factory):
+    """A 35x45 (小二寸) photo on red #D74532, where a pale wall left in the hair shows most."""
+    root = overlay(tmp_path_factory.mktemp("red"), """
+        [[credential]]
+        id = "police.red-card"
+        name_zh = "红底小二寸"
+        name_en = "Red 35x45 card"
+        inherits = "xiao-ercun"
+        background = ["#D74532"]
+        [[credential.derived]]
+        keys = ["background"]
+        note = "test: a red background"
+    """)
+    return load_catalogue(root).get("police.red-card")
+
+
 def test_byte_window_that_cannot_be_met_says_so_and_never_pads(tmp_path):
     root = overlay(tmp_path, """
         [[credential]]
@@ -138,10 +157,9 @@ def test_byte_window_that_cannot_be_met_says_so_and_never_pads(tmp_path):
         inherits = "ga461"
         kb_min = 1
         kb_max = 3
-        [[credential.sources]]
-        ref = "test"
-        confidence = "low"
+        [[credential.derived]]
         keys = ["kb_min", "kb_max"]
+        note = "test"
 
         [[credential]]
         id = "police.huge-card"
@@ -150,10 +168,9 @@ def test_byte_window_that_cannot_be_met_says_so_and_never_pads(tmp_path):
         inherits = "ga461"
         kb_min = 400
         kb_max = 500
-        [[credential.sources]]
-        ref = "test"
-        confidence = "low"
+        [[credential.derived]]
         keys = ["kb_min", "kb_max"]
+        note = "test"
     """)
     catalogue = load_catalogue(root)
     out, _ = rendered(SAMPLE, [catalogue.get("police.tiny-card"), catalogue.get("police.huge-card")])
@@ -174,10 +191,9 @@ def test_grey_and_png_profiles(tmp_path):
         colour = "grey"
         formats = ["png"]
         kb_max = 400
-        [[credential.sources]]
-        ref = "test"
-        confidence = "low"
+        [[credential.derived]]
         keys = ["colour", "formats", "kb_max"]
+        note = "test"
     """)
     catalogue = load_catalogue(root)
     out, _ = rendered(SAMPLE, [catalogue.get("police.grey-card")])
@@ -212,6 +228,7 @@ class _Links(HTMLParser):
         self.text.append(data)
 
 
+@pytest.mark.slow
 def test_cli_convert_writes_photos_report_and_contact_sheet(tmp_path):
     exe = Path(sys.executable).with_name("photocore")
     proc = subprocess.run([str(exe), "convert", str(SAMPLE), "--all", "--out", str(tmp_path)],
@@ -235,6 +252,7 @@ def test_cli_convert_writes_photos_report_and_contact_sheet(tmp_path):
     assert len({r["render_key"] for r in rows}) == count_renders(load_catalogue().credentials.values())
 
 
+@pytest.mark.slow
 def test_cli_convert_failures_and_bad_input(tmp_path):
     exe = Path(sys.executable).with_name("photocore")
     proc = subprocess.run([str(exe), "convert", str(PORTRAIT), "--credential", "police.resident-id-card",
@@ -311,14 +329,14 @@ def _without_hair_gaps(monkeypatch):
 
 
 @pytest.mark.parametrize("face, most", [(SAMPLE, 30), (NEUTRAL[0], 1200)], ids=["sample", "london_neutral_001"])
-def test_background_seen_through_hair_is_replaced(catalogue, monkeypatch, face, most):
+def test_background_seen_through_hair_is_replaced(red_card, monkeypatch, face, most):
     """The sample's curl beside the jaw and 001's curls beside the ear let the wall show
     through; the segmenter counts them as person, so the old renderer kept pale patches of
     wall there on red (sample 89 px, 001 6061 px). The matte's unsure band takes the sample's
     (5 px with the fill, 18 without); 001's curls are sure person to the segmenter, and only
     fill_hair_gaps finds the wall in them (689 px with it, 6095 without, when written)."""
     from photocore.analysis import landmarks as L
-    profile = catalogue.get("civil-affairs.divorce-certificate")
+    profile = red_card
     assert profile.background_replace and profile.background[0] == "#D74532"
 
     def pale_wall_left(out, analysis):
@@ -341,12 +359,13 @@ def test_background_seen_through_hair_is_replaced(catalogue, monkeypatch, face, 
         assert after < 0.2 * before, (before, after)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("face", [SAMPLE, *NEUTRAL[:4]], ids=lambda p: p.stem)
-def test_hair_gaps_leave_the_face_alone(catalogue, monkeypatch, face):
+def test_hair_gaps_leave_the_face_alone(red_card, monkeypatch, face):
     """Only hair and wall change: the face oval is the same pixels with or without the fill,
     and so is everything below the chin but hair hanging down from above it."""
     from photocore.analysis import landmarks as L
-    profile = catalogue.get("civil-affairs.divorce-certificate")
+    profile = red_card
     with monkeypatch.context() as m:
         _without_hair_gaps(m)
         plain, _ = rendered(face, [profile])

@@ -28,6 +28,7 @@ def _module_level(tree: ast.Module):
                      *[s for h in getattr(node, "handlers", []) for s in h.body]]
 
 
+@pytest.mark.slow
 def test_no_warning_filters_are_installed_on_import():
     found = []
     for path in SOURCES:
@@ -39,6 +40,7 @@ def test_no_warning_filters_are_installed_on_import():
     assert not found, f"process-wide warning filters set at import: {found}"
 
 
+@pytest.mark.slow
 def test_no_private_modules_of_other_packages_are_imported():
     found = []
     for path in SOURCES:

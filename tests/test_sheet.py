@@ -20,6 +20,8 @@ import photocore
 from photocore import sheet as sheets
 from photocore.catalogue import load_catalogue
 
+pytestmark = pytest.mark.slow  # print sheets rendered and measured back
+
 DATA = Path(__file__).parent / "data" / "faces"
 EXE = str(Path(sys.executable).with_name("photocore"))
 CREDENTIALS = ("police.passport", "police.resident-id-card")  # 30 x 40 mm at 300 dpi; 26 x 32 mm at 350 dpi

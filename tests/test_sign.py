@@ -38,11 +38,12 @@ def signed(store, photo=PHOTO, signer=None, issued_at=None):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    import os
-    os.environ["PHOTOCORE_KEY_PASSPHRASE"] = "correct horse battery staple"
-    path = tmp_path_factory.mktemp("keys")
-    init_keys(path)
-    return path
+    """A key store; its passphrase in the environment while this module runs, then restored."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PHOTOCORE_KEY_PASSPHRASE", "correct horse battery staple")
+        path = tmp_path_factory.mktemp("keys")
+        init_keys(path)
+        yield path
 
 
 def test_key_store_layout_and_encrypted_keys(store):
@@ -263,6 +264,7 @@ def test_c2pa_manifest_read_back_trusted(store):
     assert read(out, (other / "root.pem").read_text())[0] != "Trusted"
 
 
+@pytest.mark.slow
 def test_sm2_detached_signature(store):
     from photocore.sign.manifest import signed_payload
     from photocore.sign.sm2 import Sm2Signer, create_key, verify_sidecar
@@ -282,6 +284,7 @@ def cli(*args, env):
     return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.slow
 def test_cli_keys_convert_sign_and_verify(tmp_path):
     env = {**__import__("os").environ, "PHOTOCORE_KEY_PASSPHRASE": "pw-for-cli"}
 
@@ -323,6 +326,7 @@ def test_convert_with_c2pa_stays_inside_the_byte_window(store):
     assert profile.kb_max == 30
 
 
+@pytest.mark.slow
 def test_cli_sm2_signature_of_a_capture_verifies_for_each_photo(tmp_path):
     env = {**__import__("os").environ, "PHOTOCORE_KEY_PASSPHRASE": "pw-for-sm2"}
 

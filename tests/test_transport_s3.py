@@ -18,6 +18,8 @@ from conftest import DATA
 from servers import MotoServer
 
 ACCESS_ENV, SECRET_ENV = "PHOTOCORE_TEST_S3_ACCESS_KEY", "PHOTOCORE_TEST_S3_SECRET_KEY"
+pytestmark = pytest.mark.slow  # moto's S3 server as a child process
+
 PHOTO = (DATA / "london_neutral_001.jpg").read_bytes()
 JWS = "eyJhbGciOiJFUzI1NiJ9.eyJwaG90byI6IjBiMWMifQ.c2lnbmF0dXJl"
 _buckets = itertools.count()

@@ -226,6 +226,7 @@ def test_config_is_checked():
     assert SftpTransport.from_config(base).port == 22
 
 
+@pytest.mark.slow
 def test_silent_server_times_out_as_transient(transports, monkeypatch):
     """A port that accepts but never speaks SSH: the connect timeout fires, and that may pass."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)

@@ -37,6 +37,7 @@ def _tagged() -> list[Path]:
     return [FACES / r["file"] for r in rows]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FACES.is_dir(), reason="../shared/faces is beside the checkout in CI")
 def test_every_failed_verdict_shows_a_value_outside_its_limit():
     failed = 0

@@ -199,7 +199,8 @@ class Receiver:
         self.photos = Path(config.store) / "photos"
         self.photos.mkdir(parents=True, exist_ok=True)
         self.db_path = Path(config.store) / "receiver.db"
-        self.fail_every, self.status_sequence, self.delay = config.fail_every, list(config.status_sequence), config.delay
+        self.fail_every, self.delay = config.fail_every, config.delay
+        self.status_sequence = list(config.status_sequence)
         self.requests = 0
         self._lock = threading.Lock()
         self._threads = threading.local()
@@ -345,7 +346,7 @@ class Receiver:
                 _write_atomic(self.photos / f"{upload.photo_id}.{ext}", upload.photo)
             db.execute("INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?)",
                        (key, upload.photo_id, upload.credential, sha, receipt,
-                        dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
             db.execute("COMMIT")
         except sqlite3.IntegrityError:
             db.execute("ROLLBACK")
@@ -402,7 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, doc, headers = receiver.post_photos(self.headers, body)
         except Reject as reject:
             status, doc, headers = reject.status, {"error": reject.code, "message": reject.message}, reject.headers
-        except Exception as exc:  # a bug or a broken store: 500, which the sender retries
+        except Exception as exc:  # noqa: BLE001 - a bug or a broken store: 500, which the sender retries
             self.log_error("internal error: %r", exc)
             status, doc, headers = 500, {"error": "receiver.internal", "message": type(exc).__name__}, {}
         if receiver.delay:
@@ -442,7 +443,8 @@ def _env(name: str | None) -> str | None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m examples.agency_receiver.receiver", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m examples.agency_receiver.receiver",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--trust", required=True, help="the issuing root certificate (root.pem)")

@@ -93,6 +93,12 @@ class Facts:
         return self.issued_at.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
+def _section(manifest: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``manifest[key]`` when it is an object, else empty (a manifest may lack a section)."""
+    value = manifest.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def facts(delivery: Delivery) -> Facts:
     """The delivery's ``Facts``; a signature that is not ours is a permanent ``deliver.bad_manifest``."""
     from ..sign.manifest import unverified_manifest  # here: the signing package is heavier than adapters need
@@ -104,17 +110,15 @@ def facts(delivery: Delivery) -> Facts:
         raise DeliveryError(f"delivery {delivery.id}: its signature is not a photocore manifest ({exc})",
                             code="deliver.bad_manifest", permanent=True) from exc
     if issued.tzinfo is None:
-        issued = issued.replace(tzinfo=dt.timezone.utc)
-    image = manifest.get("image") if isinstance(manifest.get("image"), dict) else {}
-    capture = manifest.get("capture") if isinstance(manifest.get("capture"), dict) else {}
-    catalogue = manifest.get("catalogue") if isinstance(manifest.get("catalogue"), dict) else {}
+        issued = issued.replace(tzinfo=dt.UTC)
+    image, capture, catalogue = (_section(manifest, key) for key in ("image", "capture", "catalogue"))
     extension = delivery.filename.rsplit(".", 1)[-1].lower() if "." in delivery.filename else "bin"
     return Facts(
         reference=delivery.reference or delivery.photo_id, photo_id=delivery.photo_id,
         credential=delivery.credential, agency=delivery.credential.split(".", 1)[0], extension=extension,
         media_type=content_type_of(delivery.filename), sha256=hashlib.sha256(delivery.data).hexdigest(),
         bytes=len(delivery.data), width=image.get("width"), height=image.get("height"), dpi=image.get("dpi"),
-        issued_at=issued.astimezone(dt.timezone.utc), station=capture.get("station_id"),
+        issued_at=issued.astimezone(dt.UTC), station=capture.get("station_id"),
         captured_at=capture.get("captured_at"), catalogue_version=catalogue.get("version"))
 
 
@@ -136,7 +140,7 @@ class NameTemplate:
         self.pattern, self.setting, self.timezone = pattern, setting, check_timezone(timezone, setting)
         sample = Facts(reference="REF-1", photo_id="0b1c2d3e", credential="police.passport", agency="police",
                        extension="jpg", media_type="image/jpeg", sha256="0" * 64, bytes=1, width=None, height=None,
-                       dpi=None, issued_at=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), station=None,
+                       dpi=None, issued_at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC), station=None,
                        captured_at=None, catalogue_version=None)
         try:
             self(sample)

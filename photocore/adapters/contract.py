@@ -54,7 +54,7 @@ from ..errors import PhotocoreError
 from .base import FILE_TRANSPORTS, REQUEST_TRANSPORTS, Adapter, Payload, check_name
 from .registry import Adapted, adapter_class
 
-ISSUED_AT = dt.datetime(2026, 3, 31, 17, 30, tzinfo=dt.timezone.utc)  # the local date differs east of UTC
+ISSUED_AT = dt.datetime(2026, 3, 31, 17, 30, tzinfo=dt.UTC)  # the local date differs east of UTC
 SM2_SIDECAR = b'{"alg":"SM2-SM3","signature":"3045022100c0ffee","signer":"contract-station"}'
 
 
@@ -334,7 +334,7 @@ class LoopbackReceiver(ThreadingHTTPServer):
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server name
+            def do_POST(self) -> None:  # the http.server name
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 key = headers.get("idempotency-key", "")

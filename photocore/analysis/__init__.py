@@ -16,17 +16,25 @@ shared between threads.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
-from ..decode import Capture
+from ..decode import Capture, Pixels
 from . import landmarks as L
 from .models import models
 from .pose import head_pose
+
+if TYPE_CHECKING:
+    from .hands import HandSearch
+
+Points: TypeAlias = NDArray[np.float64]  # landmarks and points derived from them, analysis pixels
+Mask: TypeAlias = NDArray[np.float32]  # 0..1 per pixel
 
 
 @dataclass(frozen=True)
@@ -41,36 +49,50 @@ class DetectedFace:
 
 @dataclass(eq=False)
 class Analysis:
-    image: np.ndarray  # RGB uint8, analysis size
+    image: Pixels  # RGB uint8, analysis size
     scale: float  # full-resolution pixels per analysis pixel
     full_size: tuple[int, int]  # (width, height) of the capture
     faces: list[DetectedFace]  # every detected face, largest first
-    landmarks: np.ndarray | None  # (478, 3) main face; x, y in pixels, z in the same unit
-    small: np.ndarray  # RGB, long side SMALL_SIDE: what the detector and segmenter saw
-    person_mask_small: np.ndarray  # float32, same size as ``small``, 1 = person (head, hair, body)
+    landmarks: Points | None  # (478, 3) main face; x, y in pixels, z in the same unit
+    small: Pixels  # RGB, long side SMALL_SIDE: what the detector and segmenter saw
+    person_mask_small: Mask  # float32, same size as ``small``, 1 = person (head, hair, body)
     greyscale_source: bool = False
     jpeg_quality: int | None = None
     captured_at: datetime | None = None  # from the file's EXIF, when the camera wrote it
     quarter_turns: int = 0  # the capture was on its side or upside down: turned this often (see analyse)
+    # The capture analysed, upright (already turned by ``quarter_turns``): ``photocore.convert``
+    # renders from it, so a kiosk converts from the analysis without running the models again.
+    # None for an analysis not made by ``analyse`` (a live frame's tracking result).
+    capture: Capture | None = field(default=None, repr=False)
 
     # -- main-face geometry, derived once on first use -------------------------------------
     @property
     def has_face(self) -> bool:
         return self.landmarks is not None
 
-    def point(self, index: int) -> np.ndarray:
-        return self.landmarks[index, :2]
+    @property
+    def mesh(self) -> Points:
+        """``landmarks`` of the main face; every geometry property below reads it, so they are
+        for an analysis with a face (``has_face``) only."""
+        if self.landmarks is None:
+            raise ValueError("this analysis found no face: it has no face geometry (check has_face first)")
+        return self.landmarks
+
+    def point(self, index: int) -> Points:
+        """(x, y) of landmark ``index``."""
+        xy: Points = self.mesh[index, :2]
+        return xy
 
     @cached_property
-    def right_iris(self) -> np.ndarray:
-        return self.landmarks[L.RIGHT_IRIS[0], :2]
+    def right_iris(self) -> Points:
+        return self.point(L.RIGHT_IRIS[0])
 
     @cached_property
-    def left_iris(self) -> np.ndarray:
-        return self.landmarks[L.LEFT_IRIS[0], :2]
+    def left_iris(self) -> Points:
+        return self.point(L.LEFT_IRIS[0])
 
     @cached_property
-    def eye_mid(self) -> np.ndarray:
+    def eye_mid(self) -> Points:
         return (self.right_iris + self.left_iris) / 2
 
     @cached_property
@@ -79,7 +101,7 @@ class Analysis:
         return float(np.linalg.norm(self.left_iris - self.right_iris))
 
     @cached_property
-    def chin(self) -> np.ndarray:
+    def chin(self) -> Points:
         return self.point(L.CHIN)
 
     @cached_property
@@ -115,12 +137,12 @@ class Analysis:
     @cached_property
     def pose(self) -> tuple[float, float, float]:
         """(yaw, pitch, roll) in degrees; see pose.py for the conventions."""
-        return head_pose(self.landmarks)
+        return head_pose(self.mesh)
 
     @cached_property
     def eye_openness(self) -> tuple[float, float]:
         """Lid opening / eye width for the subject's right and left eye (about 0.3 open, <0.1 shut)."""
-        def ratio(outer, inner, pairs):
+        def ratio(outer: int, inner: int, pairs: list[tuple[int, int]]) -> float:
             width = np.linalg.norm(self.point(outer) - self.point(inner))
             opening = np.mean([np.linalg.norm(self.point(a) - self.point(b)) for a, b in pairs])
             return float(opening / max(width, 1e-6))
@@ -139,13 +161,13 @@ class Analysis:
         return float(gap / max(self.eye_to_chin, 1e-6))
 
     @cached_property
-    def person_mask(self) -> np.ndarray:
+    def person_mask(self) -> Mask:
         """The person mask at analysis size (float32 in [0, 1])."""
         h, w = self.image.shape[:2]
-        return cv2.resize(self.person_mask_small, (w, h), interpolation=cv2.INTER_LINEAR)
+        return cast(Mask, cv2.resize(self.person_mask_small, (w, h), interpolation=cv2.INTER_LINEAR))
 
     @cached_property
-    def crown(self) -> tuple[np.ndarray, bool]:
+    def crown(self) -> tuple[Points, bool]:
         """Top of the head including hair, from the person mask, and whether it is inside the frame.
 
         Scans the mask upward from the top of the face mesh in a band around the face midline;
@@ -169,15 +191,15 @@ class Analysis:
         return np.array([float(top[0]), crown_y]), bool(crown_y > 0.5 / fy)
 
     @cached_property
-    def hands(self):
+    def hands(self) -> HandSearch:
         """Hands at the main face (``hands.HandSearch``): the hand model runs, at most once per
         analysis and only on first use, when a cheap cue says something may be in front of the face."""
         from .hands import search
         return search(self)
 
     @cached_property
-    def face_polygon(self) -> np.ndarray:
-        return self.landmarks[L.FACE_OVAL, :2].astype(np.int32)
+    def face_polygon(self) -> NDArray[np.int32]:
+        return self.mesh[L.FACE_OVAL, :2].astype(np.int32)
 
     @cached_property
     def face_box(self) -> tuple[int, int, int, int]:
@@ -192,21 +214,21 @@ class Analysis:
         return x0, y0, max(x0, min(width, x + w)), max(y0, min(height, y + h))
 
     @cached_property
-    def face_mask(self) -> np.ndarray:
+    def face_mask(self) -> Pixels:
         """uint8 mask of the landmarked face region (the face oval) within ``face_box``."""
         x0, y0, x1, y1 = self.face_box
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         if mask.size:
-            cv2.fillPoly(mask, [self.face_polygon - np.array([x0, y0], np.int32)], 255)
+            cv2.fillPoly(mask, [self.face_polygon - np.array([x0, y0], np.int32)], (255,))
         return mask
 
     @cached_property
-    def face_grey(self) -> np.ndarray:
+    def face_grey(self) -> Pixels:
         """Grey levels of ``face_box`` (RGB to grey is per pixel: equal to those of the whole image)."""
         x0, y0, x1, y1 = self.face_box
         return self.grey_at(slice(y0, y1), slice(x0, x1), face=False)
 
-    def grey_at(self, rows: slice, cols: slice, face: bool = True) -> np.ndarray:
+    def grey_at(self, rows: slice, cols: slice, face: bool = True) -> Pixels:
         """``grey(image)[rows, cols]`` without converting the whole image: a view of
         ``face_grey`` when the region lies in the face box, else that region converted alone."""
         height, width = self.image.shape[:2]
@@ -215,16 +237,19 @@ class Analysis:
         if face and rstep == cstep == 1 and self.has_face:
             x0, y0, x1, y1 = self.face_box
             if x0 <= c0 < c1 <= x1 and y0 <= r0 < r1 <= y1:
-                return self.face_grey[r0 - y0: r1 - y0, c0 - x0: c1 - x0]
-        region = self.image[rows, cols]
+                view: Pixels = self.face_grey[r0 - y0: r1 - y0, c0 - x0: c1 - x0]
+                return view
+        region: Pixels = self.image[rows, cols]
         if region.size == 0:
             return np.zeros(region.shape[:2], np.uint8)
         if cstep != 1 and rstep > 0:
             # Gathering every n-th 3-byte pixel is slow: convert whole rows, then pick columns.
-            return cv2.cvtColor(self.image[rows], cv2.COLOR_RGB2GRAY)[:, cols]
+            rows_grey = cast(Pixels, cv2.cvtColor(self.image[rows], cv2.COLOR_RGB2GRAY))
+            picked: Pixels = rows_grey[:, cols]
+            return picked
         if rstep < 0 or cstep != 1:
             region = np.ascontiguousarray(region)
-        return cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
+        return cast(Pixels, cv2.cvtColor(region, cv2.COLOR_RGB2GRAY))
 
 
 _SRGB = np.arange(256, dtype=np.float64) / 255.0
@@ -233,28 +258,29 @@ _LINEAR_LUT = np.round(255 * np.where(_SRGB <= 0.04045, _SRGB / 12.92, ((_SRGB +
 _Y_WEIGHTS = np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)  # R, G, B (IEC 61966-2-1)
 
 
-def linear_luminance(rgb: np.ndarray) -> np.ndarray:
+def linear_luminance(rgb: Pixels) -> Pixels:
     """uint8 linear luminance of an sRGB image: linearise each channel, then Y = 0.2126R + ..."""
     if rgb.size == 0:  # OpenCV refuses empty arrays; an empty region has an empty luminance
         return np.zeros(rgb.shape[:2], np.uint8)
-    return cv2.transform(cv2.LUT(rgb, _LINEAR_LUT), _Y_WEIGHTS)
+    return cast(Pixels, cv2.transform(cv2.LUT(rgb, _LINEAR_LUT), _Y_WEIGHTS))
 
 
 SMALL_SIDE = 384
 
 
-def shrink(image: np.ndarray, side: int) -> np.ndarray:
+def shrink(image: Pixels, side: int) -> Pixels:
     """``image`` with its long side at most ``side``: Gaussian pyramid, then one linear step."""
     while max(image.shape[:2]) >= 2 * side:
-        image = cv2.pyrDown(image)
+        image = cast(Pixels, cv2.pyrDown(image))
     h, w = image.shape[:2]
     factor = side / max(h, w)
     if factor >= 1:
         return np.ascontiguousarray(image)
-    return cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_LINEAR)
+    return cast(Pixels, cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))),
+                                   interpolation=cv2.INTER_LINEAR))
 
 
-def _detect_faces(small: np.ndarray, width: int, height: int) -> list[DetectedFace]:
+def _detect_faces(small: Pixels, width: int, height: int) -> list[DetectedFace]:
     """Faces found in ``small``, with boxes in the pixels of the width x height analysis image."""
     result = models().detector.process(small)
     faces = []
@@ -268,7 +294,7 @@ def _detect_faces(small: np.ndarray, width: int, height: int) -> list[DetectedFa
     return faces
 
 
-def _mesh(image: np.ndarray, face: DetectedFace | None) -> np.ndarray | None:
+def _mesh(image: Pixels, face: DetectedFace | None) -> Points | None:
     """478 landmarks of the main face, run on a crop around it so the mesh sees the right face."""
     height, width = image.shape[:2]
     x0 = y0 = 0
@@ -325,7 +351,7 @@ def _turns_to_upright(analysis: Analysis) -> int:
     """Quarter turns counter-clockwise that make the main face upright (0: it is)."""
     if analysis.has_face:
         eyes = (analysis.right_iris + analysis.left_iris) / 2
-        mouth = (analysis.landmarks[L.MOUTH_LEFT, :2] + analysis.landmarks[L.MOUTH_RIGHT, :2]) / 2
+        mouth = (analysis.point(L.MOUTH_LEFT) + analysis.point(L.MOUTH_RIGHT)) / 2
         up = eyes - mouth
         angle = math.degrees(math.atan2(up[0], -up[1]))  # 0: eyes above the mouth
         if abs(angle) >= SIDEWAYS_DEGREES:
@@ -333,14 +359,14 @@ def _turns_to_upright(analysis: Analysis) -> int:
         if analysis.faces[0].score >= UPRIGHT_SCORE:
             return 0
     scores = upright_scores(analysis.small, (0, 2) if analysis.has_face else (0, 1, 2, 3))
-    best = max(scores, key=scores.get)
+    best = max(scores, key=lambda k: scores[k])
     return best if scores[best] > scores[0] + UPSIDE_DOWN_MARGIN else 0
 
 
-def upright_scores(small: np.ndarray, turns=(0, 2)) -> dict[int, float]:
+def upright_scores(small: Pixels, turns: tuple[int, ...] = (0, 2)) -> dict[int, float]:
     """The short-range detector's best face score on ``small`` turned by each of ``turns``
     quarter turns (a face the mesh did not find at all may be on its side: all four)."""
-    out = {}
+    out: dict[int, float] = {}
     for k in turns:
         detections = models().upright.process(np.ascontiguousarray(np.rot90(small, k))).detections or []
         out[k] = max((float(d.score[0]) for d in detections), default=0.0)
@@ -368,5 +394,6 @@ def _analyse_as_is(capture: Capture) -> Analysis:
         person_mask_small=np.asarray(segmentation, dtype=np.float32),
         greyscale_source=capture.greyscale_source,
         jpeg_quality=capture.jpeg_quality,
-        captured_at=getattr(capture, "captured_at", None),
+        captured_at=capture.captured_at,
+        capture=capture,
     )

@@ -61,7 +61,7 @@ class HandSearch:
 
 def _polygon(shape, points) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 255)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], (255,))
     return mask
 
 
@@ -120,10 +120,10 @@ def cues(small: np.ndarray, points: np.ndarray, mask: np.ndarray) -> dict:
     inner = cv2.erode(oval, np.ones((7, 7), np.uint8))
     features = np.zeros(grey.shape, np.uint8)
     for contour in _FEATURES:
-        cv2.fillPoly(features, [cv2.convexHull(np.round(p[contour]).astype(np.int32))], 255)
+        cv2.fillPoly(features, [cv2.convexHull(np.round(p[contour]).astype(np.int32))], (255,))
     eyes = np.zeros(grey.shape, np.uint8)
     for contour in (L.RIGHT_EYE_CONTOUR, L.LEFT_EYE_CONTOUR):
-        cv2.fillPoly(eyes, [cv2.convexHull(np.round(p[contour]).astype(np.int32))], 255)
+        cv2.fillPoly(eyes, [cv2.convexHull(np.round(p[contour]).astype(np.int32))], (255,))
     eye_energy = cv2.mean(magnitude, eyes)[0] + 1e-3 if cv2.countNonZero(eyes) else 1.0
     zone = cv2.bitwise_and(inner, cv2.bitwise_not(cv2.dilate(features, np.ones((5, 5), np.uint8))))
     mid = min(max(0, round(float(p[_MIDLINE, 0].mean()))), grey.shape[1])
@@ -184,7 +184,7 @@ def search(analysis, always: bool = False) -> HandSearch:
     result = models().hands.process(crop)
     hands, scores = [], []
     ch, cw = crop.shape[:2]
-    for landmarks, handedness in zip(result.multi_hand_landmarks or [], result.multi_handedness or []):
+    for landmarks, handedness in zip(result.multi_hand_landmarks or [], result.multi_handedness or [], strict=True):
         pts = np.array([(p.x * cw, p.y * ch) for p in landmarks.landmark], dtype=np.float64)
         hands.append(pts * per_pixel + (x0, y0))
         scores.append(float(handedness.classification[0].score))

@@ -14,22 +14,33 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import AnalysisError
 
 _local = threading.local()
 
 
+class Solution(Protocol):
+    """A MediaPipe solution graph. ``process`` returns the graph's outputs as a NamedTuple
+    whose fields depend on the solution (mediapipe ships no type information: ``Any``)."""
+
+    def process(self, image: NDArray[np.uint8]) -> Any: ...
+
+
 @dataclass
 class Models:
-    detector: object  # mp.solutions.face_detection.FaceDetection, full-range model
-    mesh: object  # mp.solutions.face_mesh.FaceMesh, 478 landmarks with iris
-    segmenter: object  # mp.solutions.selfie_segmentation.SelfieSegmentation
-    upright: object  # short-range FaceDetection: 1.5 ms, and it scores an upside-down face lower
-    _hands: object | None = None  # mp.solutions.hands.Hands, built by ``hands`` on first use
+    detector: Solution  # mp.solutions.face_detection.FaceDetection, full-range model
+    mesh: Solution  # mp.solutions.face_mesh.FaceMesh, 478 landmarks with iris
+    segmenter: Solution  # mp.solutions.selfie_segmentation.SelfieSegmentation
+    upright: Solution  # short-range FaceDetection: 1.5 ms, and it scores an upside-down face lower
+    _hands: Solution | None = None  # mp.solutions.hands.Hands, built by ``hands`` on first use
 
     @property
-    def hands(self) -> object:
+    def hands(self) -> Solution:
         """mp.solutions.hands.Hands: lite palm detector and hand landmarks, every image on its own
         (static mode), up to two hands. About 9 ms without a hand, 15 ms with one (one core)."""
         if self._hands is None:

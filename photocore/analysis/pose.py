@@ -14,17 +14,19 @@ the spread is the people's real head carriage plus the mesh's depth guess, not t
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import landmarks as L
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def _unit(v: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     return v / max(float(np.linalg.norm(v)), 1e-9)
 
 
-def head_pose(points: np.ndarray) -> tuple[float, float, float]:
+def head_pose(points: NDArray[np.float64]) -> tuple[float, float, float]:
     across = _unit((points[L.LEFT_EYE_OUTER] - points[L.RIGHT_EYE_OUTER])
                    + (points[L.LEFT_CHEEK_EDGE] - points[L.RIGHT_CHEEK_EDGE]))
     up = points[L.FOREHEAD_TOP] - points[L.CHIN]

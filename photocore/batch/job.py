@@ -13,6 +13,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -82,7 +83,7 @@ def process(path: str, rel: str, settings: BatchSettings) -> dict:
         return _process(path, rel, settings)
     except PhotocoreError as exc:
         return error_record(rel, settings.credentials, exc.code, exc.message)
-    except Exception as exc:  # a bug: say so in the report rather than stop an archive's batch
+    except Exception as exc:  # noqa: BLE001 - a bug: say so in the report rather than stop an archive's batch
         return error_record(rel, settings.credentials, "internal.error", f"{type(exc).__name__}: {exc}")
 
 
@@ -103,8 +104,8 @@ def _process(path: str, rel: str, settings: BatchSettings) -> dict:
     from ..convert import convert  # imported here: the parent process never loads the models
 
     _one_thread_per_worker()
-    record = {"capture": rel, "status": "done", "error": None, "rows": [], "thumbnail": None, "messages": {},
-              "check_messages": {}}
+    record: dict[str, Any] = {"capture": rel, "status": "done", "error": None, "rows": [], "thumbnail": None,
+                              "messages": {}, "check_messages": {}}
     deadline = Deadline.optional(settings.deadline)
     capture = decode(path, deadline=deadline)
     conversion = convert(capture, settings.credentials, catalogue=settings.catalogue, signing=_signing(settings),
@@ -116,16 +117,19 @@ def _process(path: str, rel: str, settings: BatchSettings) -> dict:
     failed_results = []
     for outcome in conversion.outcomes:
         signed = conversion.signed.get(outcome.credential)
-        row = {"capture": rel, "credential": outcome.credential, "status": "ok" if outcome.ok else "failed",
-               "codes": sorted({f.code for f in outcome.failures}), "file": None,
-               "not_assessed": sorted({n["code"] for n in outcome.not_assessed}), **measures}
+        row: dict[str, Any] = {"capture": rel, "credential": outcome.credential,
+                               "status": "ok" if outcome.ok else "failed",
+                               "codes": sorted({f.code for f in outcome.failures}), "file": None,
+                               "not_assessed": sorted({n["code"] for n in outcome.not_assessed}), **measures}
         for failure in outcome.failures:
             record["messages"].setdefault(failure.code, [failure.message_zh, failure.message_en])
         for item in outcome.not_assessed:
             record["check_messages"].setdefault(item["code"], [item["message_zh"], item["message_en"]])
-        if outcome.ok:
-            data = signed.data if signed else outcome.rendition.data
-            name = target / f"{outcome.credential}.{outcome.rendition.extension}"
+        rendition = outcome.rendition
+        photo = rendition.data if outcome.ok and rendition is not None else None  # ok: there is a photo
+        if rendition is not None and photo is not None:
+            data = signed.data if signed else photo
+            name = target / f"{outcome.credential}.{rendition.extension}"
             first = written.get(id(data))
             if first is not None and not name.exists():
                 try:

@@ -41,7 +41,7 @@ def write_reports(out_dir, records: list[dict]) -> dict:
 
 
 def _html(records, rows, summary) -> str:
-    per_credential = {}
+    per_credential: dict[str, Counter[str]] = {}
     for row in rows:
         counts = per_credential.setdefault(row["credential"], Counter())
         counts[row["status"]] += 1

@@ -35,7 +35,7 @@ def _looks_like_image(path: Path) -> bool:
         with Image.open(path) as im:
             im.format  # noqa: B018 - header parsed
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever Pillow raises, it does not know the header
         return path.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
@@ -62,7 +62,8 @@ def _worker_init(parent: int) -> None:
 
 def local_executor(workers: int) -> cf.Executor:
     if not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"--workers must be a whole number of at least 1, not {workers!r}", code="config.invalid_count")
+        raise ConfigError(f"--workers must be a whole number of at least 1, not {workers!r}",
+                          code="config.invalid_count")
     # spawn, not fork: MediaPipe's graphs hold threads that do not survive a fork
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                   initializer=_worker_init, initargs=(os.getpid(),))
@@ -109,8 +110,9 @@ def run_batch(in_dir, out_dir, settings: BatchSettings, executor: cf.Executor, *
                 rel = pending.pop(future)
                 try:
                     record = future.result()
-                except Exception as exc:  # the worker itself died (killed, out of memory)
-                    record = error_record(rel, settings.credentials, "batch.worker_lost", str(exc) or type(exc).__name__)
+                except Exception as exc:  # noqa: BLE001 - the worker itself died (killed, out of memory)
+                    record = error_record(rel, settings.credentials, "batch.worker_lost",
+                                          str(exc) or type(exc).__name__)
                 journal.add(record)
                 if progress:
                     progress.update(1)

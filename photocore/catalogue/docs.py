@@ -37,6 +37,8 @@ def profile_lines(p: PhotoProfile) -> list[str]:
     lines.append(f"- background: {bg}; {'may be replaced' if p.background_replace else 'not replaced'}")
     for rule, spec in sorted(p.raw.get("geometry", {}).items()):
         lines.append(f"- {rule.replace('_', ' ')}: {_range(spec)}")
+    for rule, spec in sorted(p.raw.get("placement", {}).items()):
+        lines.append(f"- placement (framing aim, not judged), {rule.replace('_', ' ')}: {_range(spec)}")
     for rule, value in sorted(p.content.items()):
         lines.append(f"- {rule.replace('_', ' ')}: {str(value).lower()}")
     if p.max_age_days:
@@ -45,16 +47,36 @@ def profile_lines(p: PhotoProfile) -> list[str]:
         lines.append(f"- reuse window: <= {p.reuse_days} days after capture")
     if p.c2pa:
         lines.append("- embedded provenance: C2PA manifest when signed")
+    if p.background_min_lightness:
+        lines.append(f"- background lightness: {', '.join(p.background_min_lightness)} or lighter "
+                     "(minimum, not centre)")
+    if p.alias_of:
+        lines.append(f"- alias of: `{p.alias_of}` (the same document)")
+    if p.inherits_note:
+        lines.append(f"- why it inherits: {p.inherits_note}")
     for s in p.sources:
         origin = f" (via {s['from']})" if "from" in s else ""
         keys = f" [{', '.join(s['keys'])}]" if s.get("keys") else ""
-        url = f" <{s['url']}>" if s.get("url") else ""
         note = f" {s['note']}" if s.get("note") else ""
-        lines.append(f"- source ({s['confidence']}){origin}: {s['ref']}{keys}{url}{note}")
+        lines.append(f"- source ({s['kind']}, {s['confidence']}){origin}: {s['title']}{keys} <{s['url']}> "
+                     f"\"{s['quote']}\" (read {s['retrieved']}){note}")
+    for d in p.derived:
+        origin = f" (via {d['from']})" if "from" in d else ""
+        lines.append(f"- derived{origin} [{', '.join(d['keys'])}]: {d['note']}")
     for c in p.conflicts:
         origin = f" (via {c['from']})" if "from" in c else ""
         lines.append(f"- conflict on {c['key']}{origin}: {c['note']}")
     return lines
+
+
+def _photos_table(catalogue: Catalogue, scope: str) -> list[str]:
+    photos = catalogue.photos(scope)
+    out = [f"{sum(len(ph.credentials) for ph in photos)} credentials need {len(photos)} distinct photos "
+           "(same file from one capture; age and reuse limits and accepted alternatives do not make another photo).",
+           "", "| photo | size | credentials |", "|---|---|---|"]
+    for ph in sorted(photos, key=lambda ph: -len(ph.credentials)):
+        out.append(f"| `{ph.id}` | {_size(ph.profile)} | {len(ph.credentials)}: {', '.join(ph.credentials)} |")
+    return out + [""]
 
 
 def render(catalogue: Catalogue) -> str:
@@ -66,8 +88,12 @@ def render(catalogue: Catalogue) -> str:
         "",
         f"Version {catalogue.version}, content hash `{catalogue.content_hash}`: "
         f"{len(catalogue.agencies)} agencies, {len(catalogue.credentials)} credentials, "
-        f"{len(catalogue.bases)} base profiles.",
+        f"{len(catalogue.bases)} base profiles; {len(catalogue.international)} international credentials "
+        f"of {len(catalogue.authorities)} authorities.",
         "",
+        "## Distinct photos",
+        "",
+        *_photos_table(catalogue, "china"),
         "## Base profiles",
         "",
     ]
@@ -78,5 +104,12 @@ def render(catalogue: Catalogue) -> str:
         out += [f"## {agency.name_zh} / {agency.name_en} (`{agency.id}`, {len(creds)})", ""]
         for p in creds:
             out += [f"### `{p.id}`: {p.name_zh} / {p.name_en}", "", f"- inherits: {' -> '.join(p.chain[1:])}",
+                    *profile_lines(p), ""]
+    out += ["## International (`specs/international/`)", "", *_photos_table(catalogue, "international")]
+    for authority in catalogue.authorities.values():
+        creds = [p for p in catalogue.international.values() if p.agency == authority.id]
+        out += [f"### {authority.name_zh} / {authority.name_en} (`{authority.id}`, {len(creds)})", ""]
+        for p in creds:
+            out += [f"#### `{p.id}`: {p.name_zh} / {p.name_en}", "", f"- inherits: {' -> '.join(p.chain[1:])}",
                     *profile_lines(p), ""]
     return "\n".join(out).rstrip() + "\n"

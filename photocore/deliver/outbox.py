@@ -288,7 +288,8 @@ class Outbox:
                             "AND attempts >= ?") + (" FOR UPDATE SKIP LOCKED" if self.postgres else ""),
                     (now, self.policy.max_attempts))
         for row_id, attempts in cur.fetchall():
-            detail = f"the lease ran out after attempt {attempts} of {self.policy.max_attempts}: the worker stopped mid-delivery"
+            detail = (f"the lease ran out after attempt {attempts} of {self.policy.max_attempts}: "
+                      "the worker stopped mid-delivery")
             cur.execute(self._q("UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = ? WHERE id = ?"),
                         (f"deliver.interrupted: {detail}", row_id))
             cur.execute(self._q("INSERT INTO attempts (outbox_id, attempt, started_at, finished_at, outcome, code, "
@@ -335,7 +336,7 @@ class Outbox:
             cur.execute(self._q("SELECT attempt, started_at, finished_at, outcome, code, detail FROM attempts "
                                 "WHERE outbox_id = ? ORDER BY attempt, started_at"), (row_id,))
             names = ("attempt", "started_at", "finished_at", "outcome", "code", "detail")
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def rows(self, status: str | None = None, limit: int = 100) -> list[dict]:
         sql = ("SELECT id, photo_id, credential, destination, status, attempts, next_attempt_at, receipt_id, "
@@ -349,7 +350,7 @@ class Outbox:
             cur.execute(self._q(sql), args + (limit,))
             names = ("id", "photo_id", "credential", "destination", "status", "attempts", "next_attempt_at",
                      "receipt_id", "last_error")
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def retry(self, row_id: str) -> bool:
         """Put a dead (or waiting) row back in the queue now, attempts reset."""

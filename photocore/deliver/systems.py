@@ -23,6 +23,7 @@ from __future__ import annotations
 import fnmatch
 import tomllib
 from dataclasses import dataclass, field
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
@@ -30,7 +31,7 @@ from ..errors import ConfigError
 
 TRANSPORTS = ("http", "sftp", "s3", "folder")
 _SECRET = {"type": "string", "pattern": "^(env|file):.+"}
-SCHEMA = {
+SCHEMA: dict[str, Any] = {  # JSON Schema of the systems file
     "type": "object", "additionalProperties": False, "required": ["system"],
     "properties": {"system": {"type": "array", "minItems": 1, "items": {
         "type": "object", "additionalProperties": False, "required": ["id", "credentials", "transport"],

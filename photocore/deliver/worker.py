@@ -16,11 +16,12 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..adapters.registry import make_sender
 from ..errors import PhotocoreError
 from .outbox import DEAD, Outbox
-from .transports.base import DeliveryError
+from .transports.base import DeliveryError, Transport
 
 
 class _RateLimit:
@@ -68,7 +69,8 @@ class Worker:
             return self._limits.setdefault(destination, _RateLimit(float(rate)))
 
     def _loop(self) -> None:
-        transports, configs = {}, {}
+        transports: dict[str, Transport] = {}  # destination id -> its sender, built on first use
+        configs: dict[str, dict[str, Any]] = {}
         try:
             while not self.stop.is_set():
                 claimed = self.outbox.claim(1)
@@ -80,7 +82,7 @@ class Worker:
                     continue
                 for delivery, destination in claimed:
                     self._deliver(delivery, destination, transports, configs)
-        except Exception as exc:  # the outbox itself failed (unreadable rows, a broken database)
+        except Exception as exc:  # noqa: BLE001 - the outbox itself failed (unreadable rows, a broken database)
             with self.stats.lock:
                 self.stats.threads_lost += 1
                 self.stats.lost_because = f"{getattr(exc, 'code', type(exc).__name__)}: {exc}"
@@ -89,7 +91,8 @@ class Worker:
                 transport.close()
             self.outbox.close()
 
-    def _deliver(self, delivery, destination: str, transports: dict, configs: dict) -> None:
+    def _deliver(self, delivery, destination: str, transports: dict[str, Transport],
+                 configs: dict[str, dict[str, Any]]) -> None:
         """One attempt, settled on its row whatever happens."""
         started = time.time()
         try:
@@ -111,7 +114,7 @@ class Worker:
             self.outbox.failed(delivery, code, f"{type(exc).__name__}: {exc}", True, None, started)
             self.stats.add("dead")
             return
-        except Exception as exc:  # anything else: recorded and retried, dead-lettered after max_attempts
+        except Exception as exc:  # noqa: BLE001 - anything else: recorded and retried, dead-lettered after max_attempts
             status = self.outbox.failed(delivery, "deliver.internal", f"{type(exc).__name__}: {exc}", False, None,
                                         started)
             self.stats.add("dead" if status == DEAD else "retried")

@@ -34,7 +34,7 @@ import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple, TypeAlias, overload
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -55,7 +55,9 @@ from .errors import LibraryError
 TOKEN_PATH = "/v1/oauth/token"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ("ES256", "ES384", "EdDSA", "Ed25519", "RS256", "PS256")  # never "none", never HMAC
-KEY_TYPES = {"ES256": "EC", "ES384": "EC", "EdDSA": "OKP", "Ed25519": "OKP", "RS256": "RSA", "PS256": "RSA"}
+KeyType: TypeAlias = Literal["EC", "OKP", "RSA"]  # joserfc's key types we take
+KEY_TYPES: dict[str, KeyType] = {"ES256": "EC", "ES384": "EC", "EdDSA": "OKP", "Ed25519": "OKP", "RS256": "RSA",
+                                 "PS256": "RSA"}
 MAX_ASSERTION_LIFETIME = 300  # seconds from iat (or now) to exp
 LEEWAY = 30  # seconds of clock difference tolerated between an agency and us
 TOKEN_LIFETIME = 300
@@ -164,7 +166,7 @@ def _public_key(pem: bytes):
     return import_key(pem, _kind(key))
 
 
-def _kind(key) -> str:
+def _kind(key) -> KeyType:
     if isinstance(key, ec.EllipticCurvePublicKey):
         return "EC"
     return "OKP" if isinstance(key, ed25519.Ed25519PublicKey) else "RSA"
@@ -214,7 +216,7 @@ def _check_webhook_secret(value: str) -> None:
         raise LibraryError("webhook_secret: must be 24 to 64 random bytes (Standard Webhooks)", code="library.config")
 
 
-_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def clients_for(library) -> Clients:
@@ -299,6 +301,10 @@ def _signature_ok(client: Client, assertion: str, header: dict, alg: str) -> boo
     return False
 
 
+@overload
+def _number(claims: dict, name: str, required: Literal[True]) -> float: ...
+@overload
+def _number(claims: dict, name: str, required: Literal[False]) -> float | None: ...
 def _number(claims: dict, name: str, required: bool) -> float | None:
     value = claims.get(name)
     if value is None and not required:
@@ -474,7 +480,7 @@ class AgencyClient:
         self._token: str | None = None
         self._token_until = 0.0
 
-    def __enter__(self) -> "AgencyClient":
+    def __enter__(self) -> AgencyClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -515,11 +521,11 @@ class AgencyClient:
         return self._token
 
     def _api(self, method: str, path: str, **options) -> httpx.Response:
-        for attempt in (0, 1):
-            response = self._send(method, path, headers={"Authorization": f"Bearer {self.token()}"}, **options)
-            if response.status_code != 401 or attempt:
-                return self._check(response)
+        response = self._send(method, path, headers={"Authorization": f"Bearer {self.token()}"}, **options)
+        if response.status_code == 401:
             self._token = None  # expired or revoked meanwhile: one fresh token, one retry
+            response = self._send(method, path, headers={"Authorization": f"Bearer {self.token()}"}, **options)
+        return self._check(response)
 
     def create_request(self, id_number: str, credential: str, application_ref: str, purpose: str,
                        callback_url: str | None = None) -> dict:

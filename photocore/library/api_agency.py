@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, Request, Response
@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..deliver.transports.base import CONTENT_TYPES
 from ..deliver.transports.http import webhook_signature
-from .app import problem_response
 from .agency_auth import TOKEN_PATH, Agency, BearerError, authenticate, clients_for, issue_token
+from .app import problem_response
 from .config import resolve_reference
 from .errors import LibraryError
 from .service import Library
@@ -44,7 +44,7 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="agencyToken",
                      description=f"An access token from POST {TOKEN_PATH} (client credentials, private_key_jwt).")
 
 
-BEARER = {"security": [{"agencyToken": []}]}  # for routes that check the bearer token themselves
+BEARER: dict[str, Any] = {"security": [{"agencyToken": []}]}  # for routes that check the bearer token themselves
 
 
 class ReuseRequest(BaseModel):
@@ -90,7 +90,8 @@ def install(app: FastAPI, library: Library) -> None:
         header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
         return authenticate(library, clients, header)
 
-    async def bearer_error(request: Request, exc: BearerError):
+    async def bearer_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BearerError)  # the handler of BearerError only
         response = problem_response(exc)
         response.headers["WWW-Authenticate"] = exc.www_authenticate()
         return response

@@ -13,12 +13,12 @@ import logging
 import os
 
 import anyio.to_thread
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import PhotocoreError
 from .errors import LibraryError
@@ -40,10 +40,10 @@ class SecurityHeaders:
     """Pure ASGI middleware (cheap on every request): security headers, no caching of anything
     personal, and the upload size limit checked from Content-Length."""
 
-    def __init__(self, app, max_body: int):
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app, self.max_body = app, max_body
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
@@ -83,7 +83,7 @@ class SecurityHeaders:
 
         try:
             await self.app(scope, limited_receive, tracked_send)
-        except Exception as exc:  # a bug: answer 500 and log its type, never a traceback with request data
+        except Exception as exc:  # noqa: BLE001 - a bug: answer 500 and log its type, never a traceback with request data
             log.error("internal error: %s", type(exc).__name__)
             if not started:
                 await JSONResponse({"type": "urn:photocore:problem:library.internal", "title": "Internal error",
@@ -91,7 +91,7 @@ class SecurityHeaders:
                                    media_type=PROBLEM)(scope, receive, send_with_headers)
 
 
-def create_app(library: Library) -> FastAPI:
+def create_app(library: Library) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         # Few request threads: the work is short and holds the GIL; 40 threads (anyio's default)

@@ -153,7 +153,7 @@ class Recorder:
             try:
                 with writing(self.engine) as conn:
                     append_many(conn, self.signing_key, [row for row, _ in batch])
-            except Exception as exc:  # the database went away: every waiting request fails, none is served
+            except Exception as exc:  # noqa: BLE001 - the database went away: every waiting request fails, none is served
                 from .errors import LibraryError
                 error = LibraryError("the access log cannot be written", code="library.unavailable")
                 error.__cause__ = exc

@@ -59,7 +59,7 @@ class LibraryConfig:
     reuse_default_days: int = DEFAULT_REUSE_DAYS
 
     @classmethod
-    def from_env(cls, data_dir: str | os.PathLike | None = None, **options) -> "LibraryConfig":
+    def from_env(cls, data_dir: str | os.PathLike | None = None, **options) -> LibraryConfig:
         home = Path(data_dir or os.environ.get(ENV_HOME) or Path.home() / ".photocore")
         options.setdefault("database", None)
         options["database"] = options["database"] or os.environ.get(ENV_DATABASE)

@@ -101,7 +101,7 @@ class ServiceKeys:
     kek: bytes  # used when no external KeyWrapper is configured
 
     @classmethod
-    def derive(cls, secret: bytes) -> "ServiceKeys":
+    def derive(cls, secret: bytes) -> ServiceKeys:
         def sub(purpose: str) -> bytes:
             return HKDF(hashes.SHA256(), 32, salt=b"photocore-library-v1", info=purpose.encode()).derive(secret)
 

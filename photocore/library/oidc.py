@@ -32,6 +32,7 @@ import logging
 import secrets
 import threading
 import time
+from typing import TypeGuard
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -61,7 +62,7 @@ def _unavailable(message: str) -> LibraryError:
     return LibraryError(f"the login service cannot be used: {message}", code="library.unavailable")
 
 
-def _url_ok(url: object) -> bool:
+def _url_ok(url: object) -> TypeGuard[str]:
     """HTTPS only, except plain HTTP to this machine (tests, a sidecar): tokens and the client
     secret must not cross a network in clear."""
     if not isinstance(url, str):
@@ -75,7 +76,7 @@ def _url_ok(url: object) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -139,7 +140,7 @@ class OidcClient:
         if self._own_http:
             self._http.close()
 
-    def __enter__(self) -> "OidcClient":
+    def __enter__(self) -> OidcClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -200,6 +201,8 @@ class OidcClient:
                 key = import_key(public)
             except (JoseError, ValueError, TypeError) as exc:
                 log.warning("skipping an unusable key in the JWKS at %s: %s", jwks_uri, type(exc).__name__)
+                continue
+            if not isinstance(key, RSAKey | ECKey):  # kty was RSA or EC: never another kind
                 continue
             kid = entry.get("kid")
             keys.append((kid if isinstance(kid, str) else None, key))
@@ -284,7 +287,8 @@ class OidcClient:
             raise _bad_token("the ID token is not a compact JWS") from exc
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in ALGORITHMS:
-            raise _bad_token(f"the ID token is signed with {str(alg)[:20]!r}; only {', '.join(ALGORITHMS)} are accepted")
+            raise _bad_token(f"the ID token is signed with {str(alg)[:20]!r}; "
+                             f"only {', '.join(ALGORITHMS)} are accepted")
         if kid is not None and not isinstance(kid, str):
             raise _bad_token("the ID token's kid is not a string")
         key = self._pick(self._signing_keys(), kid, alg)

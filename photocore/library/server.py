@@ -71,9 +71,8 @@ def serve(config: LibraryConfig, host: str = "127.0.0.1", port: int = 8400, work
           log_level: str = "warning") -> None:
     import uvicorn
 
-    from .service import Library
-
     from .agency_auth import clients_for
+    from .service import Library
     clients_for(Library(config))  # fail here, with a typed error, before any worker starts (schema made once)
     os.environ[ENV_CONFIG] = _dump(config)
     os.environ[ENV_SUPERVISOR] = str(os.getpid())

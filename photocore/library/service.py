@@ -31,8 +31,19 @@ from ..sign.verify import VerifyInputError, load_trust, revoked_beside, verify_c
 from . import audit as audit_log
 from .config import LibraryConfig
 from .crypto import KeyWrapper, LocalKeyWrapper, ServiceKeys, last_six, new_pickup_code, seal, unseal
-from .db import (captures, database_url, erase_freed, grants, open_database, photos, pickup_codes, reading, writing,
-                 requests, throttle)
+from .db import (
+    captures,
+    database_url,
+    erase_freed,
+    grants,
+    open_database,
+    photos,
+    pickup_codes,
+    reading,
+    requests,
+    throttle,
+    writing,
+)
 from .errors import LibraryError, not_found
 from .store import open_store
 
@@ -219,7 +230,8 @@ class Library:
             raise LibraryError("the publish binding is stale (signed more than 10 minutes ago)",
                                code="library.invalid_signature")
 
-    def publish(self, id_number: str, files: dict[str, bytes], binding: str | None, master: bytes | None = None) -> Published:
+    def publish(self, id_number: str, files: dict[str, bytes], binding: str | None,
+                master: bytes | None = None) -> Published:
         """Verify and store one signed conversion for a person. ``files``: ``<photo name>.jws`` ->
         token for every credential, as `convert --sign` wrote them, and the photos they sign (each
         distinct file once is enough: they are matched by hash); ``binding``: the station's
@@ -229,7 +241,8 @@ class Library:
         if not pairs:
             raise LibraryError("no signed photo in the upload", code="library.unsigned")
         manifests = self._verify_photos([(data, token) for _, data, token in pairs])
-        verified = [(name, data, token, manifest) for (name, data, token), manifest in zip(pairs, manifests)]
+        verified = [(name, data, token, manifest)
+                    for (name, data, token), manifest in zip(pairs, manifests, strict=True)]
         compacts = {token.split("~", 1)[0] for _, _, token in pairs}
         if len(compacts) != 1:
             raise LibraryError("the photos come from more than one signing: publish one capture at a time",
@@ -688,7 +701,7 @@ def _equal(a: str, b: str) -> bool:
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
 
 
 def _timestamp(text: str) -> float:
@@ -697,5 +710,5 @@ def _timestamp(text: str) -> float:
     except (TypeError, ValueError) as exc:
         raise LibraryError(f"the manifest's capture time {text!r} is not ISO 8601", code="library.malformed") from exc
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()

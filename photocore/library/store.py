@@ -83,7 +83,8 @@ class S3Store:
         if not parts.netloc:
             raise LibraryError(f"store URL {url!r} names no bucket (s3://BUCKET/PREFIX)", code="library.config")
         self.bucket, self.prefix = parts.netloc, parts.path.strip("/")
-        self.client = boto3.client("s3", endpoint_url=query.get("endpoint"), region_name=query.get("region", "us-east-1"),
+        self.client = boto3.client("s3", endpoint_url=query.get("endpoint"),
+                                   region_name=query.get("region", "us-east-1"),
                                    config=Config(retries={"max_attempts": 3, "mode": "standard"},
                                                  s3={"addressing_style": "path"}, max_pool_connections=32,
                                                  request_checksum_calculation="when_required",

@@ -8,7 +8,7 @@
             say(result.instruction)               # most important first; .message_zh / .message_en
             draw(result.overlay)                  # face box, eye line, crown and chin lines, target
             if result.captured:                   # the full check passed on the best recent frame
-                photos = photocore.convert(result.captured.capture, credentials)
+                photos = photocore.convert(result.captured.report.analysis, credentials)  # no second analysis
 
 Tracking keeps each frame far cheaper than a full analysis (``tracker.py``); the full check
 runs on the chosen frame only (``session.py``). Codes and ranking: ``instructions.py``.

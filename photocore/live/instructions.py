@@ -18,7 +18,7 @@ Texts live with the clerk's other messages, in ``photocore/profiles/messages.tom
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from ..judge import Rule, load_profile, messages
 
@@ -91,6 +91,8 @@ class LiveLimit:
 
 
 def _live_limit(rule: Rule) -> float:
+    if not isinstance(rule.limit, int | float):
+        raise TypeError(f"{rule.code}: a live limit mirrors a rule with one number, not {rule.limit!r}")
     limit = float(rule.limit)
     if rule.uncertainty:
         return limit + rule.uncertainty / 2 if rule.kind in ("abs_max", "max") else limit - rule.uncertainty / 2
@@ -114,7 +116,7 @@ _MIRRORS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def live_limits(profile: str = "capture") -> dict[str, LiveLimit]:
     """The live requirements with their limits, read from ``profile``'s rules."""
     rules = {r.code: r for r in load_profile(profile).rules}
@@ -123,10 +125,12 @@ def live_limits(profile: str = "capture") -> dict[str, LiveLimit]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def exposure_limits(profile: str = "capture") -> dict[str, float]:
     """Face grey range, clipped shares and image 99th percentile of ``image.exposure``, 5 % stricter."""
     rule = {r.code: r for r in load_profile(profile).rules}["image.exposure"]
+    if not isinstance(rule.limit, tuple | list):
+        raise TypeError(f"image.exposure is a range, not {rule.limit!r}")
     low, high = rule.limit
     extra = rule.extra or {}
     return {"low": low * (1 + STRICTER), "high": high * (1 - STRICTER),
@@ -135,8 +139,10 @@ def exposure_limits(profile: str = "capture") -> dict[str, float]:
             "min_image_p99": extra.get("min_image_p99", 0.0) * (1 + STRICTER)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def margin_limits(profile: str = "capture") -> dict[str, float]:
     """Room needed around the head (``frame.margins``), in eye-to-chin lengths."""
     rule = {r.code: r for r in load_profile(profile).rules}["frame.margins"]
+    if not isinstance(rule.limit, dict):
+        raise TypeError(f"frame.margins has a limit per side, not {rule.limit!r}")
     return {side: float(v) for side, v in rule.limit.items()}

@@ -32,17 +32,22 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..analysis import Analysis, DetectedFace
 from ..analysis import landmarks as L
+from ..decode import Capture
 from ..errors import DecodeError
 from ..measures import REGISTRY
 from . import instructions as I
 from .instructions import Instruction
 from .tracker import FaceTracker
+
+if TYPE_CHECKING:
+    from ..check import CheckReport
 
 MIN_SIDE = 240  # frames with a shorter side cannot show a face large enough
 CROWN_ABOVE_FOREHEAD = 0.7  # top of the head over the top of the mesh, in eye-to-chin lengths (London set 0.5-1.1)
@@ -86,8 +91,8 @@ class LiveCapture:
     frame: np.ndarray  # HxWx3 uint8 RGB, read-only
     index: int  # the chosen frame's index in the session (at most ``best_of`` seconds ago)
     t: float
-    capture: object  # photocore.Capture (from_pixels): hand it to photocore.convert
-    report: object  # photocore.CheckReport of the master capture, compliant
+    capture: Capture  # the chosen frame as a capture (from_pixels)
+    report: CheckReport  # the full check of the master capture, compliant; convert ``report.analysis``
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,7 @@ class LiveSession:
     def close(self) -> None:
         self._tracker.close()
 
-    def __enter__(self) -> "LiveSession":
+    def __enter__(self) -> LiveSession:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..analysis import Analysis
 from .base import REGISTRY, Measurement
 from . import (  # noqa: F401  (imported to register)
-    background, colour, compression, contrast, covering, exposure, expression, eye_region, eyes_open,
+    background, clothing, colour, compression, contrast, covering, cutout, exposure, expression, eye_region, eyes_open,
     face_count, face_size, hair, head_size, lighting, margins, mouth, occlusion, pose, sharpness, unified_quality,
 )
 

@@ -9,6 +9,10 @@ that hair and shoulders do not count. Everything is measured on ``Analysis.small
 - ``background_shadow``: how much darker the background is right beside the head than
   further out, as a share (0.2 = 20 % darker), which is where a shadow of the head falls.
 - ``background_colour``: CIELAB lightness L* (0-100) and chroma of the background.
+
+These judge the wall itself: for the master capture and for credentials that keep the capture's
+background. A credential whose background is replaced judges instead whether the person can be
+cut out of it cleanly (``cutout.py``, ``profiles/replaced-background.toml``).
 """
 
 

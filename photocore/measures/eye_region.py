@@ -56,7 +56,7 @@ def _reference(analysis) -> float:
 
 def _iris(analysis, iris) -> tuple[np.ndarray, float]:
     centre = analysis.point(iris[0])
-    return centre, max(np.linalg.norm(analysis.point(i) - centre) for i in iris[1:])
+    return centre, float(max(np.linalg.norm(analysis.point(i) - centre) for i in iris[1:]))
 
 
 def _lens_boxes(analysis):
@@ -84,7 +84,7 @@ def _eye_step(analysis, contour, iris, corners) -> float | None:
     if roi.size < 16:
         return None
     opening = np.zeros(roi.shape, np.uint8)
-    cv2.fillPoly(opening, [(outline - (x, y)).astype(np.int32)], 255)
+    cv2.fillPoly(opening, [(outline - (x, y)).astype(np.int32)], (255,))
     inside = opening > 0
     centre, radius = _iris(analysis, iris)
     axis = analysis.point(corners[0]) - analysis.point(corners[1])
@@ -153,7 +153,7 @@ def lens_glare(analysis) -> Measurement:
         keep[y0 - top:y1 - top, x0 - left:x1 - left] = 255
     for iris in (L.RIGHT_IRIS, L.LEFT_IRIS):
         centre, radius = _iris(analysis, iris)
-        cv2.circle(keep, (int(centre[0]) - left, int(centre[1]) - top), int(radius * 1.3) + 1, 0, -1)
+        cv2.circle(keep, (int(centre[0]) - left, int(centre[1]) - top), int(radius * 1.3) + 1, (0,), -1)
     region = grey[keep > 0]
     if region.size == 0:
         return not_assessed("lens_glare", "share", "the eyes are outside the image")

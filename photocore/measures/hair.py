@@ -47,7 +47,7 @@ REACHES = "the hair comes down to the eyebrows and skin shows below them: check 
 
 def _median_in(grey, points) -> float:
     mask = np.zeros(grey.shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 255)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], (255,))
     values = grey[mask > 0]
     return median(values) if values.size else float("nan")
 
@@ -96,7 +96,7 @@ def hair_over_brows(analysis) -> Measurement:
 
     r = max(2, int(0.12 * ied))
     details, sides = {"hair_level": hair_level}, []
-    for name, cheek, tops, bottoms in zip(("right", "left"), CHEEKS, BROW_TOPS, BROW_BOTTOMS):
+    for name, cheek, tops, bottoms in zip(("right", "left"), CHEEKS, BROW_TOPS, BROW_BOTTOMS, strict=True):
         x, y = np.round(p[cheek]).astype(int)
         patch = grey[max(0, y - r):max(0, y + r), max(0, x - r):max(0, x + r)]
         if not patch.size:

@@ -6,7 +6,7 @@ distances (left/right) or in T (above/below). Reported for quality statistics; t
 capture judges the room around the head with ``frame.margins`` instead (see margins.py).
 """
 
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, sigmoid
+from .base import NO_FACE, MeasureFn, Measurement, clamp_score, not_assessed, register, sigmoid
 
 
 @register("head_size")
@@ -32,5 +32,11 @@ def _crop(analysis, name: str) -> Measurement:
     return Measurement(name, round(float(value), 3), clamp_score(100 * sigmoid(value, x0, 0.1)), "ratio")
 
 
+def _crop_measure(name: str) -> MeasureFn:
+    def measure(analysis) -> Measurement:
+        return _crop(analysis, name)
+    return measure
+
+
 for _name in ("crop_left", "crop_right", "margin_above", "margin_below"):
-    register(_name)(lambda analysis, _n=_name: _crop(analysis, _n))
+    register(_name)(_crop_measure(_name))

@@ -7,7 +7,8 @@ intersection of their normalised luminance histograms (1: identical light on bot
 
 import numpy as np
 
-from ..analysis import landmarks as L, linear_luminance
+from ..analysis import landmarks as L
+from ..analysis import linear_luminance
 from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
 
 

@@ -46,8 +46,8 @@ def hand_share(analysis, hands, rim: float = RIM) -> float:
     x1, y1 = polygon.max(axis=0) + pad + 1
     scale = GRID / max(x1 - x0, 1.0)
     size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
-    oval = np.zeros(size[::-1], np.uint8)
-    cv2.fillPoly(oval, [np.round((polygon - (x0, y0)) * scale).astype(np.int32)], 255)
+    oval: np.ndarray = np.zeros(size[::-1], np.uint8)
+    cv2.fillPoly(oval, [np.round((polygon - (x0, y0)) * scale).astype(np.int32)], (255,))
     if pad > 0:
         k = 2 * max(1, round(pad * scale)) + 1
         oval = cv2.dilate(oval, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
@@ -56,9 +56,9 @@ def hand_share(analysis, hands, rim: float = RIM) -> float:
         p = (np.asarray(points, np.float64) - (x0, y0)) * scale
         palm = float(np.linalg.norm(p[5] - p[17]))
         width = max(1, int(round(FINGER_WIDTH * palm)))
-        cv2.fillPoly(covered, [cv2.convexHull(np.round(p[PALM]).astype(np.int32))], 255)
+        cv2.fillPoly(covered, [cv2.convexHull(np.round(p[PALM]).astype(np.int32))], (255,))
         for finger in FINGERS:
-            cv2.polylines(covered, [np.round(p[finger]).astype(np.int32)], False, 255, width)
+            cv2.polylines(covered, [np.round(p[finger]).astype(np.int32)], False, (255,), width)
     area = int(np.count_nonzero(oval))
     return float(np.count_nonzero(covered & oval)) / area if area else 0.0
 

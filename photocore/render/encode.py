@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from ..catalogue import PhotoProfile
 
 KB = 1024
 BEST_QUALITY = 95  # above this JPEG grows fast for no visible gain
 PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP"}
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp"}
+
+
+# the files made from one set of pixels: (format, dpi, quality) -> bytes
+Files: TypeAlias = dict[tuple[str, int | None, int | None], bytes]
 
 
 @dataclass(frozen=True)
@@ -34,8 +43,10 @@ def save(image: Image.Image, fmt: str, dpi: int | None, quality: int | None) -> 
     """One encode with photocore's settings (the search below calls it; so does the speed
     benchmark's floor, which must encode exactly as the renderer does)."""
     out = io.BytesIO()
-    options = {"dpi": (dpi, dpi)} if dpi else {}
+    options: dict[str, Any] = {"dpi": (dpi, dpi)} if dpi else {}
     if fmt == "jpeg":
+        if quality is None:
+            raise ValueError("a JPEG is saved at a quality")
         options.update(quality=quality, subsampling="4:2:0" if quality < 90 else "4:4:4")
     elif fmt == "png":
         options.update(optimize=False, compress_level=6)
@@ -43,8 +54,8 @@ def save(image: Image.Image, fmt: str, dpi: int | None, quality: int | None) -> 
     return out.getvalue()
 
 
-def encode(pixels: np.ndarray, profile, hint: dict | None = None, reserve: int = 0,
-           tried: dict | None = None, dpi: int | None = None) -> Encoded:
+def encode(pixels: np.ndarray, profile: PhotoProfile, hint: dict[str, float] | None = None, reserve: int = 0,
+           tried: Files | None = None, dpi: int | None = None) -> Encoded:
     """Encode ``pixels`` (RGB, or 2-D grey) in the profile's first format within its byte window.
 
     ``hint`` (one dict shared by the renditions of one capture) remembers how large this
@@ -123,7 +134,7 @@ def _shape(q: int) -> float:
 _SHAPE = [_shape(q) for q in range(101)]
 
 
-def _done(data: bytes, fmt: str, quality: int, low: float, high: float, at) -> Encoded:
+def _done(data: bytes, fmt: str, quality: int, low: float, high: float, at: Callable[[int | None], bytes]) -> Encoded:
     if len(data) < low and quality < 100:
         return _verdict(at(100), fmt, 100, low, high)  # the most detail the pixels carry; never padded
     return _verdict(data, fmt, quality, low, high)

@@ -85,12 +85,12 @@ def on_grid(image: np.ndarray, person: np.ndarray, chin_row: float, face_oval: n
     wall = extend(colour, person < UNSURE[0])
     spread2 = _channel_sum(squares - colour * colour) + wall_distance(colour, wall) ** 2
     oval = [np.round(np.asarray(face_oval) / n - 0.5).astype(np.int32)]
-    face = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(face, oval, 1)
+    oval_cells = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(oval_cells, oval, (1,))
     hair = np.zeros((h, w), np.uint8)
     hair[:max(0, int(chin_row / n))] = 1
-    hair[face > 0] = 0
-    face = cv2.erode(face, np.ones((3, 3), np.uint8)) > 0
+    hair[oval_cells > 0] = 0
+    face = cv2.erode(oval_cells, np.ones((3, 3), np.uint8)) > 0
     face_width = float(np.ptp(np.asarray(face_oval)[:, 0])) / n
     return Grid(n, colour, np.sqrt(np.maximum(spread2, 0)), person, wall, hair > 0, face, face_width)
 
@@ -100,9 +100,10 @@ def extend(colour: np.ndarray, seen: np.ndarray) -> np.ndarray:
     coarser grids where it is seen, then filled in from the coarser grid where it is not), so
     every cell, the person's included, gets the colour of the wall around it."""
     weight = seen.astype(np.float32)
-    levels = [(colour * weight[..., None], weight)]
+    levels: list[tuple[np.ndarray, np.ndarray]] = [(colour * weight[..., None], weight)]
     while min(levels[-1][1].shape) > 2:
-        levels.append(tuple(cv2.pyrDown(x) for x in levels[-1]))
+        finer_total, finer_weight = levels[-1]
+        levels.append((cv2.pyrDown(finer_total), cv2.pyrDown(finer_weight)))
     top_sum, top_weight = levels[-1]
     if top_weight.sum() <= 0:  # no wall seen at all
         return np.full_like(colour, 255.0)
@@ -244,7 +245,7 @@ def colour_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: f
     p = np.asarray(src, dtype=np.float32)
     mg = [mean(c) for c in g]
     mp = mean(p)
-    cov = [mean(c * p) - m * mp for c, m in zip(g, mg)]
+    cov = [mean(c * p) - m * mp for c, m in zip(g, mg, strict=True)]
 
     def var(i, j):
         return mean(g[i] * g[j]) - mg[i] * mg[j] + (eps if i == j else 0)

@@ -21,14 +21,24 @@ exactly: a photo's pixel X sits at levelled capture x = frame.left + (X + 0.5) *
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeAlias
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..analysis import landmarks as L
 from ..framing import Frame
 from ..measures.base import histogram_median
 from .matte import fill_hair_gaps, on_grid, solve, trimap
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+    from ..decode import Capture
+    from .encode import Files
+
+Photo: TypeAlias = NDArray[np.uint8]  # a photo's pixels: RGB, grey, or the matte's RGBA (see ``cut``)
 
 # The matte is solved on a grid this many times coarser than the region (about the person
 # mask's own resolution) and brought to full size along the region's colours (see matte.py).
@@ -44,7 +54,8 @@ class Source:
     own pixels for photos that keep it.
     """
 
-    def __init__(self, capture, analysis, frames, matted, roll_deg: float, centre):
+    def __init__(self, capture: Capture, analysis: Analysis, frames: Iterable[Frame], matted: Iterable[Frame],
+                 roll_deg: float, centre: ArrayLike) -> None:
         """``frames``: every photo's frame; ``matted``: those of photos that replace the background."""
         self.capture, self.analysis = capture, analysis
         self.frames = [f for f in frames if f.feasible]
@@ -55,21 +66,23 @@ class Source:
         long_side = max(capture.width, capture.height)
         max_scale = max((f.scale for f in self.frames), default=1.0)
         self.base = capture.pixels(math.ceil(long_side * min(1.0, max_scale) * 1.02))
-        self.region = None  # the capture's own pixels (RGB)
-        self.matte = None  # premultiplied person and background share (RGBA), when a photo replaces it
-        self._roi = None
-        self.encode_hint: dict = {}  # how large this capture's JPEGs come out (see encode)
-        self.photos: dict = {}  # (pixel key, width) -> (finished pixels, files encoded from them)
-        self.cuts: dict = {}  # frame -> its cut, before any colour change
-        self.plain_cuts: dict = {}  # frame -> its capture's own pixels, for photos that keep the background
+        self.region: Pyramid | None = None  # the capture's own pixels (RGB)
+        self.matte: Pyramid | None = None  # premultiplied person and background share (RGBA), when a photo replaces it
+        self._roi = (np.zeros(2, int), np.zeros(2, int))  # base pixels [lo, hi) of ``region``
+        self.encode_hint: dict[str, float] = {}  # how large this capture's JPEGs come out (see encode)
+        # (pixel key, background, width) -> (finished pixels, files encoded from them)
+        self.photos: dict[tuple[str, str | None, int], tuple[Photo, Files]] = {}
+        self.cuts: dict[Frame, Photo] = {}  # frame -> its cut, before any colour change
+        # frame -> its capture's own pixels, for photos that keep the background
+        self.plain_cuts: dict[Frame, Photo] = {}
 
-    def to_capture(self, frame: Frame, points) -> np.ndarray:
+    def to_capture(self, frame: Frame, points: ArrayLike) -> NDArray[np.float64]:
         """Capture points (continuous px) of ``points`` given in ``frame``'s output pixels."""
         step = frame.crop_width / frame.width_px
         levelled = np.array([frame.left, frame.top]) + np.asarray(points, dtype=np.float64) * step
         return (levelled - self.centre) @ self.rot.T + self.centre
 
-    def region_for(self, frame: Frame, matte: bool = False) -> "Pyramid":
+    def region_for(self, frame: Frame, matte: bool = False) -> Pyramid:
         """The region covering ``frame`` (its matte if ``matte``, else the capture's pixels);
         rebuilt (once) if a frame outside the first set comes."""
         if self.region is None:
@@ -79,9 +92,12 @@ class Source:
             if (lo < self._roi[0]).any() or (hi > self._roi[1]).any():
                 self.frames.append(frame)
                 self.region, self.matte = self._region(self.frames)
-        return self.matte if matte else self.region
+        pyramid = self.matte if matte else self.region
+        if pyramid is None:
+            raise ValueError("a matte was asked of a source whose photos all keep their background")
+        return pyramid
 
-    def _bounds(self, frames):
+    def _bounds(self, frames: list[Frame]) -> tuple[NDArray[np.int_], NDArray[np.int_]]:
         """Base pixels [lo, hi) (clipped to the image) that warps for ``frames`` read, with a
         margin of 4 px of the smallest pyramid level they use (its borders, the last taps)."""
         base = self.base
@@ -93,7 +109,7 @@ class Source:
         hi = np.minimum(np.ceil(corners.max(axis=0)) + margin, base.shape[1::-1]).astype(int)
         return lo, hi
 
-    def _region(self, frames) -> tuple["Pyramid", "Pyramid | None"]:
+    def _region(self, frames: list[Frame]) -> tuple[Pyramid, Pyramid | None]:
         """The capture around all ``frames`` at the largest scale any needs, and its matte
         (premultiplied person, background share 0..255) when a photo replaces the background."""
         base = self.base
@@ -112,7 +128,7 @@ class Source:
         person = cv2.warpAffine(mask, m, (image.shape[1] // n, image.shape[0] // n),
                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         analysis = self.analysis  # landmarks in analysis px; the region's point is k * capture + o
-        oval = k * analysis.landmarks[L.FACE_OVAL, :2] * analysis.scale + o
+        oval = k * analysis.mesh[L.FACE_OVAL, :2] * analysis.scale + o
         grid = on_grid(image, person, k[1] * analysis.chin[1] * analysis.scale + o[1], oval)
         matte = solve(image, grid, fill_hair_gaps(grid, trimap(grid)))
         return Pyramid(image, k, o), Pyramid(matte, k, o)
@@ -186,7 +202,7 @@ def photo_pixels(source: Source, frame: Frame) -> np.ndarray:
     return source.plain_cuts[frame]
 
 
-def _warp(source: Source, pyramid: "Pyramid", frame: Frame) -> np.ndarray:
+def _warp(source: Source, pyramid: Pyramid, frame: Frame) -> np.ndarray:
     image, k, o = pyramid.level_for(frame.scale)
     step = frame.crop_width / frame.width_px  # capture px per output px
     m = np.zeros((2, 3))
@@ -205,7 +221,7 @@ def replace_background(photo: np.ndarray, new_hex: str) -> np.ndarray:
     """
     new = np.array([int(new_hex[i:i + 2], 16) for i in (1, 3, 5)], np.float64)
     *person, share = cv2.split(photo)
-    return cv2.merge([cv2.addWeighted(c, 1, share, v / 255, 0) for c, v in zip(person, new)])
+    return cv2.merge([cv2.addWeighted(c, 1, share, v / 255, 0) for c, v in zip(person, new, strict=True)])
 
 
 def to_grey(photo: np.ndarray) -> np.ndarray:

@@ -20,6 +20,22 @@ from .encode import KB
 
 TOLERANCE = 0.03  # in fractions of the photo's width or height: measuring the photo again is not exact
 CROWN_RULES = {"crown_gap", "crown_to_chin"}
+# What any ID photo looks like, whatever rules its profile names (``verify(sensible=True)``):
+# the whole head inside with a gap above it (GA 461's 7 px of 441 is the tightest rule, 1.6 %),
+# room below the chin for the neck and the top of the shoulders, a head neither lost in the
+# frame nor filling it, the eyes above the middle (ISO/IEC 19794-5 and INCITS 385 put the eye
+# line 50-70 % from the bottom, GA 461 at least 46.9 %) and the face centred. Fractions of the
+# photo's height (width for the last two), loose enough for every standard in the catalogue: a
+# profile with no vertical rule framed with the crown 36 px from the top of 437 and the chin
+# 23 px from the bottom (issue 16) fails on the chin gap.
+SENSIBLE = {
+    "crown_gap": (0.01, 0.16),
+    "chin_gap": (0.07, 0.36),
+    "crown_to_chin": (0.50, 0.92),
+    "eye_line_from_bottom": (0.42, 0.70),
+    "eye_centre_x": (0.45, 0.55),
+    "face_width": (0.35, 0.76),
+}
 _FORMATS = {"JPEG": "jpeg", "PNG": "png", "BMP": "bmp"}
 
 
@@ -47,15 +63,19 @@ def _measured(face: FaceGeometry, width: int, height: int) -> dict[str, float]:
     }
 
 
-def verify(data: bytes, profile, *, hair_cropped: bool = False, tolerance: float = TOLERANCE) -> list[Violation]:
+def verify(data: bytes, profile, *, hair_cropped: bool = False, tolerance: float = TOLERANCE,
+           sensible: bool = False) -> list[Violation]:
     """Every way ``data`` misses ``profile`` (empty when it meets it).
 
     ``hair_cropped``: the photo was framed from the skull because the hair was too tall, so
     the crown rules are not checked (the hair is cut on purpose, as GA 461 allows).
+    ``sensible``: also check the head's size and position against ``SENSIBLE``, whatever rules
+    the profile names (violations ``sensible.<measure>``).
     """
     out = []
     with Image.open(io.BytesIO(data)) as im:
-        fmt, (width, height), dpi = _FORMATS.get(im.format, im.format), im.size, im.info.get("dpi")
+        name = im.format or ""
+        fmt, (width, height), dpi = _FORMATS.get(name, name), im.size, im.info.get("dpi")
         has_exif = bool(im.info.get("exif")) or bool(im.getexif())
     if fmt not in profile.formats:
         out.append(Violation("format", fmt, " or ".join(profile.formats)))
@@ -82,4 +102,10 @@ def verify(data: bytes, profile, *, hair_cropped: bool = False, tolerance: float
             low = "" if allowed.min is None else f"{allowed.min:.3f}"
             high = "" if allowed.max is None else f"{allowed.max:.3f}"
             out.append(Violation(rule, round(value, 3), f"{low}..{high} (+-{tolerance})"))
+    if sensible:
+        for rule, (lowest, highest) in SENSIBLE.items():
+            if hair_cropped and rule in CROWN_RULES:
+                continue
+            if not lowest <= measured[rule] <= highest:
+                out.append(Violation(f"sensible.{rule}", round(measured[rule], 3), f"{lowest}..{highest}"))
     return out

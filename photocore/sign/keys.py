@@ -40,7 +40,7 @@ class KeyStoreError(PhotocoreError):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def passphrase() -> bytes:
@@ -136,6 +136,10 @@ def add_station_key(directory, station: str = "station-1", usage_days: int = 90,
     """Issue a new station certificate under the root (rotation); returns its kid."""
     root_dir = Path(directory)
     root_cert = load_root(root_dir)
+    root_public = root_cert.public_key()
+    if not isinstance(root_public, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        raise KeyStoreError(f"the root certificate's key is {type(root_public).__name__}, not EdDSA or ES256",
+                            code="keys.invalid")
     root_key = _read_key(root_dir / "root.key.pem")
     alg = alg or ("EdDSA" if isinstance(root_key, ed25519.Ed25519PrivateKey) else "ES256")
     key = _new_key(alg)
@@ -151,7 +155,7 @@ def add_station_key(directory, station: str = "station-1", usage_days: int = 90,
             .add_extension(x509.PrivateKeyUsagePeriod(start - dt.timedelta(minutes=5),
                                                       start + dt.timedelta(days=usage_days)), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_cert.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_public), critical=False)
             .sign(root_key, _hash_for(root_key)))
     der = cert.public_bytes(serialization.Encoding.DER)
     kid = thumbprint(der)
@@ -190,9 +194,12 @@ def usage_period(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
     """The private-key usage period (UTC), or the validity when the extension is absent."""
     try:
         period = cert.extensions.get_extension_for_class(x509.PrivateKeyUsagePeriod).value
-        return (period.not_before.replace(tzinfo=dt.timezone.utc), period.not_after.replace(tzinfo=dt.timezone.utc))
     except x509.ExtensionNotFound:
         return cert.not_valid_before_utc, cert.not_valid_after_utc
+    # either end may be absent (RFC 5280 4.2.1.4 in RFC 3280): the validity bounds it there
+    start = cert.not_valid_before_utc if period.not_before is None else period.not_before.replace(tzinfo=dt.UTC)
+    end = cert.not_valid_after_utc if period.not_after is None else period.not_after.replace(tzinfo=dt.UTC)
+    return start, end
 
 
 def list_keys(directory) -> list[dict]:

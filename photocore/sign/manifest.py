@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-
 from json.encoder import encode_basestring as quote
 
 from joserfc import jws
@@ -51,7 +50,7 @@ class CaptureInfo:
 
 def manifest_common(*, catalogue, capture: CaptureInfo, signer: Signer, issued_at: dt.datetime | None = None) -> dict:
     """What all photos of one capture share: the part every agency sees."""
-    issued_at = issued_at or dt.datetime.now(dt.timezone.utc)
+    issued_at = issued_at or dt.datetime.now(dt.UTC)
     return {
         "type": MANIFEST_TYPE,
         "version": 2,

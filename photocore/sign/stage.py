@@ -15,11 +15,15 @@ import hashlib
 import io
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from .manifest import CaptureInfo, ManifestSigner, manifest_common, new_photo_ids, signed_payload, verdict_summary
 from .signer import Signer
+
+if TYPE_CHECKING:  # snowland-smx is an optional extra
+    from .sm2 import Sm2Signer
 
 
 @dataclass
@@ -27,7 +31,7 @@ class SigningOptions:
     signer: Signer
     capture: CaptureInfo
     c2pa: bool | None = None  # None: as each credential's profile says; True/False: for all
-    sm2: object | None = None  # an Sm2Signer, for a detached national-crypto signature too
+    sm2: Sm2Signer | None = None  # for a detached national-crypto signature too
 
     def wants_c2pa(self, profile) -> bool:
         return "jpeg" == profile.formats[0] and (profile.c2pa if self.c2pa is None else self.c2pa)
@@ -66,12 +70,12 @@ def c2pa_reserve(options: SigningOptions) -> int:
 def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime | None = None) -> dict:
     """{credential id: SignedPhoto} for every outcome that produced a photo."""
     common = manifest_common(catalogue=catalogue, capture=options.capture, signer=options.signer,
-                             issued_at=now or dt.datetime.now(dt.timezone.utc))
+                             issued_at=now or dt.datetime.now(dt.UTC))
     images: dict[int, dict] = {}  # one image description per distinct file
     summaries: dict[int, dict] = {}  # one verdict summary per distinct verdict set
     photos = []  # (credential, data, embedded, entry)
     ok = [outcome for outcome in outcomes if outcome.ok]
-    for outcome, photo_id in zip(ok, new_photo_ids(len(ok))):
+    for outcome, photo_id in zip(ok, new_photo_ids(len(ok)), strict=True):
         r = outcome.rendition
         profile = catalogue.get(outcome.credential)
         data, embedded = r.data, False
@@ -93,6 +97,6 @@ def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime
     # SM2 signs what the JWS signs: the capture's one payload, so one SM2 signature serves all photos
     sidecar = options.sm2.sidecar(signed_payload(tokens[0])) if options.sm2 and tokens else None
     out = {}
-    for (credential, data, embedded, entry), token in zip(photos, tokens):
+    for (credential, data, embedded, entry), token in zip(photos, tokens, strict=True):
         out[credential] = SignedPhoto(data, token, common, entry, embedded, sidecar)
     return out

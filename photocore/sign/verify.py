@@ -99,7 +99,7 @@ def _check_chain(certs: list[x509.Certificate], root: x509.Certificate, at: dt.d
     chain = [c for c in certs if c != root]  # x5c may end with the root itself
     if not chain:
         raise _Invalid("verify.untrusted_chain", "the JWS carries no station certificate")
-    for child, parent in zip(chain, chain[1:] + [root]):
+    for child, parent in zip(chain, chain[1:] + [root], strict=True):
         try:
             if not parent.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
                 raise _Invalid("verify.untrusted_chain", "a certificate in the chain is not a CA")
@@ -150,7 +150,7 @@ def verify_compact(compact: str, root: x509.Certificate, revoked=None, at: dt.da
     """Verify a plain compact JWS a station signed now (e.g. a publish request's binding): the
     ``manifest`` of the result is its JSON payload. ``revoked``: the revoked kids, or None when
     no revocation list is known (the result then says ``revocation="unknown"``)."""
-    at = at or dt.datetime.now(dt.timezone.utc)
+    at = at or dt.datetime.now(dt.UTC)
     kid = None
     revocation = _revocation(revoked)
     try:
@@ -161,11 +161,13 @@ def verify_compact(compact: str, root: x509.Certificate, revoked=None, at: dt.da
     except _Invalid as invalid:
         return Verification(False, invalid.code, invalid.message, kid=kid, revocation=revocation)
     except ValueError as exc:
-        return Verification(False, "verify.malformed", f"the payload is not JSON: {exc}", kid=kid, revocation=revocation)
+        return Verification(False, "verify.malformed", f"the payload is not JSON: {exc}", kid=kid,
+                            revocation=revocation)
     return Verification(True, None, f"signed by station key {kid}", body, kid, revocation)
 
 
-def verify(photo: bytes, token: str, root: x509.Certificate, revoked=None, at: dt.datetime | None = None) -> Verification:
+def verify(photo: bytes, token: str, root: x509.Certificate, revoked=None,
+           at: dt.datetime | None = None) -> Verification:
     """Verify ``photo`` against its JWS ``token`` with ``root`` as the only trust anchor.
 
     ``revoked``: the revoked station kids (e.g. ``revoked_beside(trust_path)``), or None when no
@@ -217,8 +219,8 @@ def verify_many(items, root: x509.Certificate, revoked=None) -> list[Verificatio
             known = shared[compact]
             if isinstance(known, _Invalid):
                 raise known
-            payload, kid = known
-            manifest = _disclosed_manifest(payload, disclosure)
+            signed_part, kid = known
+            manifest = _disclosed_manifest(signed_part, disclosure)
             if hashlib.sha256(photo).hexdigest() != manifest.get("image", {}).get("sha256"):
                 raise _Invalid("verify.tampered_image", "the photo is not the one that was signed (hash differs)")
             out.append(Verification(True, None, f"{manifest['credential']} photo {manifest['photo_id']}", manifest, kid,

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from ..errors import PhotocoreError
 from ..library.app import SecurityHeaders
@@ -50,7 +51,7 @@ def qr_data_uri(text: str) -> str:
     return qr.svg_data_uri(scale=8, border=4, dark="#000", light="#fff")
 
 
-def create_app(config: StationConfig) -> FastAPI:
+def create_app(config: StationConfig) -> ASGIApp:
     station = Station(config)  # loads the key now: a wrong passphrase stops the start, not an accept
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photocore-station")
     memory = Memory()

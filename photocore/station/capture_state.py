@@ -14,10 +14,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..judge import messages
+
+if TYPE_CHECKING:  # the station's pages load before the face models do
+    from ..check import CheckReport
+    from ..decode import Capture
 
 # what no bundled model judges: the clerk confirms each one before accepting
 CHECKLIST = ("head.covering", "face.occlusion", "jewellery.absent", "ears.visible")
@@ -31,7 +36,8 @@ QUESTIONS = {
                       "Is your head uncovered (no hat or scarf, unless for religious or medical reasons)?"),
     "face.occlusion": ("您的脸部（眉毛、眼睛、脸颊）是否没有被头发或其他物品遮挡？",
                        "Is your face (eyebrows, eyes, cheeks) free of hair or anything else covering it?"),
-    "jewellery.absent": ("您是否已摘下耳环、项链等首饰？", "Have you taken off earrings, necklaces and other jewellery?"),
+    "jewellery.absent": ("您是否已摘下耳环、项链等首饰？",
+                         "Have you taken off earrings, necklaces and other jewellery?"),
     "ears.visible": ("您的双耳是否露出？", "Are both your ears visible?"),
 }
 
@@ -47,8 +53,8 @@ def checklist() -> list[dict]:
 class Pending:
     token: str
     frame: np.ndarray  # RGB, as the camera gave it
-    capture: object  # photocore.Capture
-    report: object  # photocore.CheckReport
+    capture: Capture
+    report: CheckReport  # the live check of the master capture; its ``analysis`` is converted on accept
     taken_at: float  # time.time()
 
 
@@ -56,12 +62,12 @@ class Memory:
     """Pending captures by token and recent receipts by id; thread-safe (the WebSocket handlers
     and the accept route run concurrently)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, Pending] = {}
         self._receipts: OrderedDict[str, tuple[float, dict]] = OrderedDict()
 
-    def hold(self, frame, capture, report) -> Pending:
+    def hold(self, frame: np.ndarray, capture: Capture, report: CheckReport) -> Pending:
         pending = Pending(secrets.token_urlsafe(24), frame, capture, report, time.time())
         with self._lock:
             self._pending[pending.token] = pending

@@ -52,7 +52,7 @@ class StationConfig:
         Deadline(self.deadline)  # a ConfigError now, not at the first capture
 
     @classmethod
-    def from_args(cls, args) -> "StationConfig":
+    def from_args(cls, args) -> StationConfig:
         return cls(keys=args.keys or os.environ.get("PHOTOCORE_KEYS") or None, library=args.library,
                    station=args.station or os.environ.get("PHOTOCORE_STATION", "station-1"),
                    operator=args.operator or os.environ.get("PHOTOCORE_OPERATOR"),

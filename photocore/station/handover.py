@@ -6,8 +6,8 @@ shared photo library when one is configured (``publish``: the library verifies e
 and answers the pickup code printed on the receipt), else to ``<out>/<capture id>/`` exactly as
 ``photocore convert --sign`` writes it; with an agency systems file, that folder is then pushed
 to the durable outbox (``photocore.deliver.push``, as ``photocore push`` does) for every system
-that takes one of its credentials, and ``photocore deliver`` delivers it. The time from accept to handed over is measured and
-logged (never the ID number).
+that takes one of its credentials, and ``photocore deliver`` delivers it. The time from accept
+to handed over is measured and logged (never the ID number).
 """
 
 from __future__ import annotations
@@ -16,11 +16,15 @@ import datetime as dt
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..catalogue import load_catalogue
 from ..convert import convert
 from ..errors import PhotocoreError
 from .config import StationConfig
+
+if TYPE_CHECKING:
+    from .capture_state import Pending
 
 log = logging.getLogger("photocore.station")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -39,7 +43,7 @@ def normalise_id_number(text: str) -> str:
     value = "".join(str(text or "").split()).upper()
     if len(value) != 18 or not value[:17].isdigit() or value[17] not in "0123456789X":
         raise AcceptError("an ID number has 18 characters: 17 digits and a digit or X", code="station.bad_id_number")
-    check = "10X98765432"[sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS)) % 11]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True)) % 11]
     if value[17] != check:
         raise AcceptError("the ID number's check character does not match: please type it again",
                           code="station.bad_id_number")
@@ -65,7 +69,8 @@ class Station:
             self.outbox = open_outbox(config.data_dir, config.database, config.outbox_key_file)
             with open(config.systems, "rb") as fh:
                 for entry in tomllib.load(fh).get("system", []):
-                    self.system_names[entry["id"]] = (entry.get("name_zh", entry["id"]), entry.get("name_en", entry["id"]))
+                    self.system_names[entry["id"]] = (entry.get("name_zh", entry["id"]),
+                                                      entry.get("name_en", entry["id"]))
         self.catalogue = catalogue = load_catalogue()
         self.credentials = list(config.credentials or catalogue.credentials)
         self.names = {c: catalogue.get(c).name_zh for c in self.credentials}
@@ -79,19 +84,20 @@ class Station:
                                                        captured_at=captured_at.isoformat(timespec="seconds"),
                                                        device=self.config.device))
 
-    def accept(self, pending, id_number: str) -> dict:
-        """Convert, sign, hand over; returns what the receipt shows. Runs on the station's worker."""
+    def accept(self, pending: Pending, id_number: str) -> dict:
+        """Convert, sign, hand over; returns what the receipt shows. Runs on the station's worker.
+        The face models ran once, for the live check: the conversion starts from its analysis."""
         started = time.perf_counter()
-        captured_at = dt.datetime.fromtimestamp(pending.taken_at, dt.timezone.utc)
-        conversion = convert(pending.capture, self.credentials, captured_at=captured_at,
+        captured_at = dt.datetime.fromtimestamp(pending.taken_at, dt.UTC)
+        conversion = convert(pending.report.analysis, self.credentials, captured_at=captured_at,
                              signing=self.signing(captured_at), deadline=self.config.deadline)
         converted = time.perf_counter()
         made = [o for o in conversion.outcomes if o.ok]
         if not made:
             raise AcceptError("no credential's photo could be made from this capture: please retake",
                               code="station.not_converted")
-        receipt = {"station": self.config.station, "operator": self.config.operator,
-                   "accepted_at": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
+        receipt: dict[str, Any] = {"station": self.config.station, "operator": self.config.operator,
+                   "accepted_at": dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds"),
                    "credentials": [{"id": o.credential, "name": self.names.get(o.credential, o.credential)}
                                    for o in made],
                    "failed": [o.credential for o in conversion.outcomes if not o.ok],
@@ -99,7 +105,9 @@ class Station:
         if self.config.library:
             from ..library.publish import PublishError, publish
             files: dict[str, bytes] = {}
+            assert self.signer is not None  # StationConfig requires keys with a library
             for outcome in made:
+                assert outcome.rendition is not None  # an outcome that is ok has its photo
                 name = f"{outcome.credential}.{outcome.rendition.extension}"
                 signed = conversion.signed[outcome.credential]  # a library needs keys (StationConfig)
                 files[name], files[name + ".jws"] = signed.data, signed.jws.encode("ascii")
@@ -128,6 +136,7 @@ class Station:
         """The signed folder into the outbox, once per system (``photocore push``'s own logic: the
         outbox row is the idempotency key, so an accept repeated by a retry queues nothing twice)."""
         from ..deliver.push import push
+        assert self.outbox is not None  # opened with the systems file
         queued = []
         for system in self.systems.values():
             counts = push(self.outbox, [folder], system)

@@ -36,7 +36,8 @@ ERRORS = {
     "station.bad_message": ("工位页面发送了无法识别的指令，请刷新页面", "The page sent a command the station does not "
                                                                 "know; please reload the page"),
     "station.no_shots_left": ("已拍满，请从已拍的照片中选择一张", "No shots left: please pick one of the photos taken"),
-    "station.unknown_shot": ("这张照片已失效，请重新选择或重拍", "This photo is no longer waiting; pick another or retake"),
+    "station.unknown_shot": ("这张照片已失效，请重新选择或重拍",
+                             "This photo is no longer waiting; pick another or retake"),
 }
 
 
@@ -142,9 +143,9 @@ async def live(websocket: WebSocket, worker, memory, booth: bool = False, shots:
                     if pending is None:
                         await websocket.send_text(_json(error("station.unknown_shot")))
                         continue
-                    for t in strip:
-                        if t != chosen:
-                            memory.forget(t)
+                    for other in strip:
+                        if other != chosen:
+                            memory.forget(other)
                     strip[:] = [chosen]
                     token = chosen
                     review = await loop.run_in_executor(worker, captured_message, pending)

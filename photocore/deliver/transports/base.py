@@ -59,7 +59,8 @@ def check_config(transport: str, cfg: dict, allowed: set[str], required: tuple[s
     unknown = sorted(set(cfg) - allowed)
     missing = [key for key in required if not cfg.get(key)]
     if unknown or missing:
-        parts = ([f"unknown key(s) {unknown}"] if unknown else []) + ([f"{', '.join(missing)} required"] if missing else [])
+        parts = (([f"unknown key(s) {unknown}"] if unknown else [])
+                 + ([f"{', '.join(missing)} required"] if missing else []))
         raise ConfigError(f"{transport}: {'; '.join(parts)}", code="config.invalid")
 
 

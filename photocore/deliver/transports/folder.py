@@ -24,7 +24,7 @@ class FolderTransport:
         self.directory = Path(directory)
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "FolderTransport":
+    def from_config(cls, cfg: dict) -> FolderTransport:
         check_config("folder", cfg, KEYS, ("directory",))
         return cls(cfg["directory"])
 

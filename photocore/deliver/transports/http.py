@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 import httpx
 
@@ -42,8 +43,12 @@ def webhook_signature(msg_id: str, timestamp: int, body: bytes, *, secret: str |
         parts.append("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode())
     if ed25519_pem is not None:
         from cryptography.hazmat.primitives import serialization
-        key = serialization.load_pem_private_key(ed25519_pem, None)
-        parts.append("v1a," + base64.b64encode(key.sign(signed)).decode())
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        private = serialization.load_pem_private_key(ed25519_pem, None)
+        if not isinstance(private, ed25519.Ed25519PrivateKey):
+            raise ConfigError(f"the webhook's ed25519_key is a {type(private).__name__}, not an Ed25519 key",
+                              code="config.invalid")
+        parts.append("v1a," + base64.b64encode(private.sign(signed)).decode())
     return " ".join(parts)
 
 
@@ -60,10 +65,10 @@ class HttpTransport:
         self.headers = dict(headers or {})
         self._mtls = mtls
         self._timeout = timeout
-        self._client = None
+        self._client: httpx.Client | None = None
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "HttpTransport":
+    def from_config(cls, cfg: dict) -> HttpTransport:
         check_config("http", cfg, KEYS, ("url",))
         return cls(cfg["url"], mode=cfg.get("mode", "json"), fields=cfg.get("fields"), auth=cfg.get("auth"),
                    mtls=cfg.get("mtls"), webhook=cfg.get("webhook"), timeout=float(cfg.get("timeout", 20)),
@@ -71,7 +76,7 @@ class HttpTransport:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            options = {"timeout": self._timeout}
+            options: dict[str, Any] = {"timeout": self._timeout}
             if self._mtls:  # paths to PEM files; the key file itself is the secret, never copied
                 import ssl
                 context = ssl.create_default_context(cafile=self._mtls.get("ca"))

@@ -19,8 +19,13 @@ from collections.abc import Sequence
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, ParamValidationError,
-                                 PartialCredentialsError)
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
 
 from ...errors import ConfigError
 from .base import Delivery, DeliveryError, File, Receipt, Secret, check_config, check_path, native_files
@@ -76,7 +81,7 @@ class S3Transport:
         self._client = None
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "S3Transport":
+    def from_config(cls, cfg: dict) -> S3Transport:
         check_config("s3", cfg, KEYS, ("bucket",))
         return cls(cfg["bucket"], endpoint_url=cfg.get("endpoint_url"), prefix=cfg.get("prefix", ""),
                    region=cfg.get("region", "us-east-1"), access_key=cfg.get("access_key"),

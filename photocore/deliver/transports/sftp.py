@@ -65,13 +65,13 @@ class SftpTransport:
         self._private_key_file = private_key_file
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._conn = None
-        self._sftp = None
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._sftp: asyncssh.SFTPClient | None = None
         self._lock = threading.Lock()  # one delivery at a time on the one connection
         self._warned = False
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "SftpTransport":
+    def from_config(cls, cfg: dict) -> SftpTransport:
         check_config("sftp", cfg, KEYS, ("host", "username"))
         if not any(cfg.get(k) for k in ("password", "private_key", "private_key_file")):
             raise ConfigError("sftp: one of password, private_key, private_key_file is required",
@@ -128,19 +128,19 @@ class SftpTransport:
         self._conn = await asyncssh.connect(self.host, self.port, **options)
         try:
             self._sftp = await self._op(self._conn.start_sftp_client())
-            await self._made_directory()
+            await self._made_directory(self._sftp)
         except BaseException:
             await self._drop()
             raise
         return self._sftp
 
-    async def _made_directory(self) -> None:
+    async def _made_directory(self, sftp: asyncssh.SFTPClient) -> None:
         try:
-            await self._op(self._sftp.makedirs(self.directory, exist_ok=True))
+            await self._op(sftp.makedirs(self.directory, exist_ok=True))
         except _CONNECTION_LOST:
             raise
         except asyncssh.SFTPError as exc:  # asyncssh says SFTPFailure for "a file is in the way"
-            if not await self._op(self._sftp.isdir(self.directory)):
+            if not await self._op(sftp.isdir(self.directory)):
                 raise DeliveryError(f"sftp {self.host}:{self.port}: no directory {self.directory} and cannot make it: "
                                     f"{exc.reason}", code="deliver.sftp_permanent", permanent=True) from exc
 
@@ -150,7 +150,7 @@ class SftpTransport:
             conn.close()
             try:
                 await asyncio.wait_for(conn.wait_closed(), self.timeout)
-            except Exception:  # closing a dead connection: nothing left to save
+            except Exception:  # noqa: BLE001 - closing a dead connection: nothing left to save
                 pass
 
     # -- delivery -----------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ class SftpTransport:
         return Receipt(target, "uploaded")
 
     async def _send(self, files: Sequence[File], delivery: Delivery) -> Receipt:
-        kept = self._sftp is not None and not self._conn.is_closed()
+        kept = self._sftp is not None and self._conn is not None and not self._conn.is_closed()
         try:
             return await self._upload(files, delivery)
         except _CONNECTION_LOST:
@@ -243,7 +243,7 @@ class SftpTransport:
                 self._run(self._drop())
                 raise DeliveryError(f"sftp {where}: {type(exc).__name__}: {exc}", code="deliver.sftp_permanent",
                                     permanent=True) from exc
-            except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, asyncssh.Error, OSError) as exc:
                 # refused, timed out, dropped; any other SFTP failure (full disk, ...) may pass too
                 self._run(self._drop())
                 raise DeliveryError(f"sftp {where}: {type(exc).__name__}: {exc}",
@@ -251,7 +251,7 @@ class SftpTransport:
 
     def close(self) -> None:
         with self._lock:
-            if self._loop is None:
+            if self._loop is None or self._thread is None:  # never started (both are set together)
                 return
             self._run(self._drop())
             self._loop.call_soon_threadsafe(self._loop.stop)
