@@ -47,7 +47,7 @@ from photocore.measures import REGISTRY
 from photocore.render.matte import fill_hair_gaps, on_grid, solve, trimap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import fit_limit, lopo, misjudged, person  # noqa: E402
+from accuracy import fit_limit, lopo, misjudged, person
 
 REPLACED, KEPT = "police.resident-id-card", "police.passport"
 CREDENTIALS = (REPLACED, KEPT)

@@ -24,11 +24,23 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .backgrounds import colour_name
 from .catalogue import PhotoProfile
 from .framing import MAX_UPSCALE, FaceGeometry, solve_frame
-from .backgrounds import colour_name
-from .judge import (FAIL, NOT_ASSESSED, PASS, Profile, Result, Verdict, _verdict, judge, load_profile, make_verdict,
-                    messages)
+from .judge import (
+    FAIL,
+    NOT_ASSESSED,
+    PASS,
+    Profile,
+    Result,
+    Rule,
+    Verdict,
+    _verdict,
+    judge,
+    load_profile,
+    make_verdict,
+    messages,
+)
 from .measures import Measurement
 from .measures.clothing import contrast
 
@@ -44,7 +56,7 @@ def _measure_rules(profile: PhotoProfile) -> tuple[Profile, tuple]:
     """The capture profile's rules as they apply to this credential, and their codes and
     policies: the only things in them that differ between credentials."""
     content = profile.content
-    rules = []
+    rules: list[Rule] = []
     # a replaced background is judged by what replacement needs (profiles/replaced-background.toml)
     instead = load_profile("replaced-background") if profile.background_replace else None
     for rule in load_profile("capture").rules:
@@ -133,10 +145,12 @@ def _geometry_verdicts(profile: PhotoProfile, analysis, face: FaceGeometry | Non
     if "geometry.rules" in by_code:
         return [make_verdict("geometry.rules", FAIL, None, by_code["geometry.rules"].detail)]
     verdicts = []
+    value: float | None
     for code in GEOMETRY_CODES:
         short = by_code.get(code)
         if code == "geometry.resolution":
-            value, limit = round(frame.scale, 3), f"enlargement <= {MAX_UPSCALE:g}x for {frame.width_px}x{frame.height_px} px"
+            value = round(frame.scale, 3)
+            limit = f"enlargement <= {MAX_UPSCALE:g}x for {frame.width_px}x{frame.height_px} px"
         else:
             value = 0.0 if short is None else (None if math.isinf(short.amount) else round(short.amount, 1))
             limit = "0 px missing"
@@ -193,6 +207,7 @@ def _clothing_verdict(profile: PhotoProfile, measurements: dict[str, Measurement
     colour = (background or profile.background[0]) if profile.background_replace else None
     key = ("clothing", colour)  # None: the capture's own wall
     if key not in shared:
+        seen: np.ndarray | None
         if colour is not None:
             seen, where = _lab(colour), colour
         else:
@@ -209,6 +224,7 @@ def _clothing_verdict(profile: PhotoProfile, measurements: dict[str, Measurement
         shown = f"{where} ({colour})" if colour and where != colour else where
         verdict = replace(verdict, limit=f"{verdict.limit} from {shown}")
         if verdict.status == FAIL:
+            assert colour is not None  # a contrast failed, so it was measured against a known colour
             text = messages()[rule.code]
             name = colour_name(colour)
             zh, en = text.get(f"{name}_zh", text["advice_zh"]), text.get(f"{name}_en", text["advice_en"])

@@ -15,7 +15,7 @@ from .errors import ConfigError, DeadlineExceeded
 class Deadline:
     """``seconds`` from now; ``check(step)`` raises DeadlineExceeded once they have passed."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
             raise ConfigError(f"a deadline must be a positive number of seconds, not {seconds!r}",
                               code="config.invalid")

@@ -301,7 +301,7 @@ def _decode_array(data: bytes, limits: _Limits, max_side: int | None) -> tuple[P
 class _Reader(io.BytesIO):
     """The upload as Pillow reads it, chunk by chunk: each read is a point to honour the deadline."""
 
-    def __init__(self, data: bytes, deadline: Deadline | None):
+    def __init__(self, data: bytes, deadline: Deadline | None) -> None:
         super().__init__(data)
         self._deadline = deadline
 

@@ -13,7 +13,7 @@ class PhotocoreError(Exception):
 
     code = "photocore.error"
 
-    def __init__(self, message: str, *, code: str | None = None):
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from importlib import resources
 
 from .errors import ConfigError
@@ -20,6 +20,8 @@ from .measures import Measurement
 
 PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
 KINDS = {"abs_max", "max", "min", "range", "equal", "sides"}
+# a rule's limit: one number, a (low, high) pair for "range", a number per side for "sides"
+Limit = float | tuple[float, float] | dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Rule:
     code: str
     measure: str
     kind: str
-    limit: object
+    limit: Limit  # the shape its kind compares with (_rule checks it)
     source: str
     uncertainty: float = 0.0
     policy: str | None = None
@@ -35,19 +37,20 @@ class Rule:
 
     def describe_limit(self) -> str:
         u = f" (±{self.uncertainty:g} uncertainty)" if self.uncertainty else ""
+        limit = self.limit
         if self.policy == "allowed":
             return "allowed"
+        if isinstance(limit, tuple):  # range
+            return f"{limit[0]:g} to {limit[1]:g}"
+        if isinstance(limit, dict):  # sides
+            return ", ".join(f"{side} >= {value:g}" for side, value in limit.items())
         if self.kind == "abs_max":
-            return f"|x| <= {self.limit:g}{u}"
+            return f"|x| <= {limit:g}{u}"
         if self.kind == "max":
-            return f"<= {self.limit:g}{u}"
+            return f"<= {limit:g}{u}"
         if self.kind == "min":
-            return f">= {self.limit:g}{u}"
-        if self.kind == "equal":
-            return f"= {self.limit:g}"
-        if self.kind == "range":
-            return f"{self.limit[0]:g} to {self.limit[1]:g}"
-        return ", ".join(f"{side} >= {value:g}" for side, value in self.limit.items())
+            return f">= {limit:g}{u}"
+        return f"= {limit:g}"  # equal
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,32 @@ def _rule(entry: dict, where: str) -> Rule:
     if entry["kind"] not in KINDS:
         raise ConfigError(f"{where}: rule {entry['code']}: unknown kind {entry['kind']!r}", code="config.invalid")
     extra = {k: v for k, v in entry.items() if k not in _RULE_KEYS}
-    return Rule(code=entry["code"], measure=entry["measure"], kind=entry["kind"], limit=entry["limit"],
+    return Rule(code=entry["code"], measure=entry["measure"], kind=entry["kind"], limit=_limit(entry, where),
                 source=entry["source"], uncertainty=float(entry.get("uncertainty", 0.0)),
                 policy=entry.get("policy"), extra=extra)
 
 
-@lru_cache(maxsize=None)
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _limit(entry: dict, where: str) -> Limit:
+    """The rule's limit in its kind's shape: a (low, high) pair for "range", a table of numbers
+    for "sides", one number for the others."""
+    kind, limit = entry["kind"], entry["limit"]
+    if kind == "range":
+        if isinstance(limit, list) and len(limit) == 2 and all(_number(v) for v in limit):
+            return (limit[0], limit[1])
+    elif kind == "sides":
+        if isinstance(limit, dict) and all(_number(v) for v in limit.values()):
+            return limit
+    elif _number(limit):
+        return limit
+    raise ConfigError(f"{where}: rule {entry['code']}: limit {limit!r} does not fit kind {kind!r}",
+                      code="config.invalid")
+
+
+@cache
 def load_profile(name: str = "capture") -> Profile:
     """A profile shipped in ``photocore/profiles``."""
     from .measures import REGISTRY
@@ -123,7 +146,7 @@ def load_profile(name: str = "capture") -> Profile:
     return Profile(name=data.get("name", name), rules=rules, replaces=tuple(data.get("replaces", ())))
 
 
-@lru_cache(maxsize=None)
+@cache
 def messages() -> dict:
     text = resources.files("photocore.profiles").joinpath("messages.toml").read_text(encoding="utf-8")
     flat = {}
@@ -135,17 +158,20 @@ def messages() -> dict:
 
 def _beyond(rule: Rule, value: float) -> float:
     """How far ``value`` lies beyond the rule's limit (<= 0 means within)."""
-    if rule.kind == "abs_max":
-        return abs(value) - rule.limit
-    if rule.kind == "max":
-        return value - rule.limit
-    if rule.kind == "min":
-        return rule.limit - value
-    if rule.kind == "equal":
-        return abs(value - rule.limit)
-    if rule.kind == "range":
-        low, high = rule.limit
+    limit = rule.limit
+    if isinstance(limit, tuple):  # range
+        low, high = limit
         return max(low - value, value - high)
+    if isinstance(limit, dict):  # sides: judged side by side in _assess
+        raise AssertionError(rule.kind)
+    if rule.kind == "abs_max":
+        return abs(value) - limit
+    if rule.kind == "max":
+        return value - limit
+    if rule.kind == "min":
+        return limit - value
+    if rule.kind == "equal":
+        return abs(value - limit)
     raise AssertionError(rule.kind)
 
 
@@ -161,7 +187,7 @@ def _assess(rule: Rule, m: Measurement) -> tuple[str, float | None, str]:
     limit of what failed (a clipped share, the chroma, a short margin), not the main value."""
     limit = rule.describe_limit()
     extra = rule.extra or {}
-    if rule.kind == "sides":
+    if isinstance(rule.limit, dict):  # sides
         short = [(m.details.get(side, 0.0), side, need) for side, need in rule.limit.items()
                  if m.details.get(side, 0.0) < need]
         if short:
@@ -172,6 +198,8 @@ def _assess(rule: Rule, m: Measurement) -> tuple[str, float | None, str]:
         return PASS, m.value, limit
     if rule.code == "image.colour" and m.details.get("greyscale"):
         return FAIL, m.value, "a colour photo, not greyscale"
+    if m.value is None:  # _verdict judges only assessed measurements
+        raise AssertionError(rule.code)
     beyond = _beyond(rule, m.value)
     if beyond > rule.uncertainty:
         return FAIL, m.value, limit
@@ -182,7 +210,7 @@ def _assess(rule: Rule, m: Measurement) -> tuple[str, float | None, str]:
     return (PASS if beyond <= 0 else NOT_ASSESSED), m.value, limit
 
 
-@lru_cache(maxsize=None)
+@cache
 def _texts(code: str, status: str, assessed: bool) -> tuple[str, str]:
     """The clerk's (Chinese, English) messages for a verdict, looked up once (make_verdict adds any reason)."""
     text = messages()[code]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +32,12 @@ SUNGLASSES = [DATA / "interfaces_004.jpg", DATA / "interfaces_010.jpg"]
 TWO_FACES = DATA / "misc_two_people.jpg"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _report(path: str):
     return photocore.check(path)
 
 
-def report_for(path) -> "photocore.CheckReport":
+def report_for(path) -> photocore.CheckReport:
     return _report(str(path))
 
 

@@ -6,8 +6,9 @@ child process on a free 127.0.0.1 port, and a station's signed conversions to pu
     answer = station.publish("a", "330902198503120027", svc.url)   # capture_id, pickup_code, ...
     svc.stop()
 
-``Receiver`` (and the module-scoped ``receiver`` fixture, imported by the test modules that use it)
-is an agency system's webhook endpoint; ``assert_problem`` checks a refusal's problem document.
+``Receiver`` (and the module-scoped ``receiver`` fixture, imported as ``receiver_fixture`` by the test
+modules that use it) is an agency system's webhook endpoint; ``assert_problem`` checks a refusal's
+problem document.
 
 The child gets the key passphrase, and none of the library variables of the caller's
 environment (a developer's PHOTOCORE_HOME or database never leaks into a test).
@@ -26,7 +27,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from servers import free_port, stop_process, wait_for_child
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,8 +175,8 @@ class Receiver:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
-def receiver():
+@pytest.fixture(scope="module", name="receiver")  # the tests' argument is not the imported name
+def receiver_fixture():
     r = Receiver()
     yield r
     r.stop()

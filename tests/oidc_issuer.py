@@ -305,7 +305,7 @@ class LocalIssuer:
 
     # -- process -------------------------------------------------------------------------------
 
-    def start(self) -> "LocalIssuer":
+    def start(self) -> LocalIssuer:
         """Listen on a free port (the socket is bound here, so no other process can take it)."""
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -335,7 +335,7 @@ class LocalIssuer:
             self._sock.close()
         self._server = self._thread = self._sock = None
 
-    def __enter__(self) -> "LocalIssuer":
+    def __enter__(self) -> LocalIssuer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -44,7 +44,7 @@ class PostgresServer:
         command = (["runuser", "-u", "postgres", "--"] if self.as_root else []) + list(args)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self._run(_bin("initdb"), "-D", self.data, "--auth=trust", "-U", "postgres", "-E", "UTF8")
         self._run(_bin("pg_ctl"), "-D", self.data, "-l", os.path.join(self.root, "log"), "-w", "-o",
                   f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200 "

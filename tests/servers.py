@@ -126,7 +126,7 @@ class SftpServer:
 
         return Sftp(chan, chroot=str(self.root))
 
-    def start(self) -> "SftpServer":
+    def start(self) -> SftpServer:
         import asyncssh
 
         self._loop = asyncio.new_event_loop()
@@ -173,7 +173,7 @@ class MotoServer:
         with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2) as response:
             return response.status == 200
 
-    def start(self) -> "MotoServer":
+    def start(self) -> MotoServer:
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],

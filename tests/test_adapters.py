@@ -18,9 +18,19 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from servers import MotoServer, SftpServer
 
-from photocore.adapters import (Adapted, Adapter, File, Payload, Request, adapter_class, available, make_adapter,
-                                make_sender)
+from photocore.adapters import (
+    Adapted,
+    Adapter,
+    File,
+    Payload,
+    Request,
+    adapter_class,
+    available,
+    make_adapter,
+    make_sender,
+)
 from photocore.adapters.contract import LoopbackReceiver, check_adapter, sample_deliveries
 from photocore.deliver.outbox import DELIVERED, Outbox, Policy, new_key
 from photocore.deliver.push import push
@@ -29,8 +39,6 @@ from photocore.deliver.transports.base import DeliveryError
 from photocore.deliver.transports.folder import FolderTransport
 from photocore.deliver.worker import Worker
 from photocore.errors import ConfigError
-
-from servers import MotoServer, SftpServer
 
 pytestmark = pytest.mark.slow  # SFTP and S3 servers, an integrator's package pip-installed
 

@@ -82,7 +82,8 @@ def start(keys, tmp_path):
 
 def hmac_signature(msg_id: str, stamp: int, body: bytes, secret: str = SECRET) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
-    return "v1," + base64.b64encode(hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()).decode()
+    digest = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 def json_body(photo_id: str, jws: str, photo: bytes = PHOTO, **extra) -> bytes:
@@ -168,7 +169,8 @@ def test_bad_hmac_and_missing_signature_are_refused(keys, start):
     server, _ = start()
     photo_id, jws = signed(keys["signer"])
     body = json_body(photo_id, jws)
-    wrong = hmac_signature("x", int(time.time()), body, "whsec_" + base64.b64encode(b"another secret 0123456789").decode())
+    wrong = hmac_signature("x", int(time.time()), body,
+                           "whsec_" + base64.b64encode(b"another secret 0123456789").decode())
     status, _, answer = post(server, body, signature=wrong)
     assert (status, answer["error"]) == (401, "webhook.bad_signature")
     status, _, answer = post(server, body, signature="v1,not base64!")

@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 
 import photocore
-from conftest import NEUTRAL
 from photocore.backgrounds import choose, colour_name
 from photocore.catalogue import load_catalogue
+
+from conftest import NEUTRAL
 
 EXE = str(Path(sys.executable).with_name("photocore"))
 GAOKAO = "education.gaokao-registration"  # white or light blue
@@ -56,7 +57,8 @@ def test_run_choice_applies_where_allowed_and_per_credential_choice_is_checked()
 
 @pytest.mark.slow
 def test_photos_get_the_chosen_colour():
-    conversion = photocore.convert(NEUTRAL[1], [GAOKAO, PHYSICIAN, ID_CARD], background={PHYSICIAN: "red", GAOKAO: "blue"})
+    conversion = photocore.convert(NEUTRAL[1], [GAOKAO, PHYSICIAN, ID_CARD],
+                                   background={PHYSICIAN: "red", GAOKAO: "blue"})
     made = {o.credential: o.rendition for o in conversion.outcomes}
     assert all(o.ok for o in conversion.outcomes)
     red, blue, white = corners(made[PHYSICIAN].data), corners(made[GAOKAO].data), corners(made[ID_CARD].data)

@@ -128,7 +128,8 @@ def test_kill_and_resume_finishes_without_redoing_work(tmp_path):
     worker.wait()
     done_before = [json.loads(line)["capture"] for line in journal.read_text().splitlines() if line.strip()]
     assert 3 <= len(done_before) < 10
-    stamps = {c: (out / Path(c).with_suffix("") / "maritime.seafarer-passport.jpg").stat().st_mtime_ns for c in done_before}
+    stamps = {c: (out / Path(c).with_suffix("") / "maritime.seafarer-passport.jpg").stat().st_mtime_ns
+              for c in done_before}
     proc = run(str(src), str(out), *CREDENTIALS, "--workers", "1", "--resume", "--quiet")
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line)["capture"] for line in journal.read_text().splitlines() if line.strip()]

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from photocore.catalogue import CatalogueError, load_catalogue, validate
-from photocore.catalogue import docs
+from photocore.catalogue import CatalogueError, docs, load_catalogue, validate
 from photocore.framing import unsatisfiable_reason
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +164,8 @@ BROKEN = {
     "unknown key": (GOOD.replace("kb_max = 25", "kb_max = 25\ncolor = 'rgb'"), ["credentials/police.toml",
                                                                                "police.test-card", "color"]),
     "wrong unit": (GOOD.replace("kb_max = 25", 'geometry.face_width = { min = 1, max = 2, unit = "cm" }')
-                   .replace('keys = ["kb_max"]', 'keys = ["geometry.face_width"]'), ["geometry.face_width.unit", "'cm'"]),
+                   .replace('keys = ["kb_max"]', 'keys = ["geometry.face_width"]'),
+                   ["geometry.face_width.unit", "'cm'"]),
     "mm against dpi": (GOOD.replace("kb_max = 25", "width_mm = 40").replace('["kb_max"]', '["width_mm"]'),
                        ["width_mm", "358 px at 350 dpi"]),
     "kb upside down": (GOOD.replace("kb_max = 25", "kb_min = 50\nkb_max = 25")
@@ -184,7 +184,8 @@ BROKEN = {
     "wrong agency file": (GOOD.replace("police.test-card", "health.test-card"), ["must start with", "police."]),
     "bad confidence": (GOOD.replace('"medium"', '"sure"'), ["confidence", "'sure'"]),
     # the shape of an auditable source: one page, a title, a quote, a retrieval date and a kind
-    "two urls in one source": (GOOD.replace('notice.html"', 'notice.html ; https://example.com/b"'), ["sources[0].url"]),
+    "two urls in one source": (GOOD.replace('notice.html"', 'notice.html ; https://example.com/b"'),
+                               ["sources[0].url"]),
     "source without quote": (GOOD.replace('quote = "文件不超过25K"\n', ''), ["sources[0]", "'quote' is a required"]),
     "source without date": (GOOD.replace('retrieved = "2026-12-01"\n', ''), ["'retrieved' is a required"]),
     "source with a bad date": (GOOD.replace('"2026-12-01"', '"last week"'), ["sources[0].retrieved"]),
@@ -203,7 +204,8 @@ BROKEN = {
                                            .replace('["kb_max"]', '["background_min_lightness"]'),
                                            ["background_min_lightness", "#D2D2D2 is not one of"]),
     "not toml": ("[[credential]\nid = ", ["not valid TOML"]),
-    "impossible geometry": (GOOD.replace("kb_max = 25", 'geometry.crown_to_chin = { min = 0.95, max = 0.99, unit = "height" }\n'
+    "impossible geometry": (GOOD.replace("kb_max = 25",
+                                         'geometry.crown_to_chin = { min = 0.95, max = 0.99, unit = "height" }\n'
                                          'geometry.crown_gap = { min = 0.2, max = 0.3, unit = "height" }')
                             .replace('["kb_max"]', '["geometry.crown_to_chin", "geometry.crown_gap"]'),
                             ["no framing meets all rules"]),
@@ -240,7 +242,8 @@ def test_reuse_days_in_an_overlay_overrides_the_inherited_window(tmp_path):
 
 
 def test_broken_agencies_file(tmp_path):
-    text = '[[agency]]\nid = "police"\nname_zh = "x"\nname_en = "y"\n[[agency]]\nid = "police"\nname_zh = "x"\nname_en = "y"\n'
+    text = ('[[agency]]\nid = "police"\nname_zh = "x"\nname_en = "y"\n'
+            '[[agency]]\nid = "police"\nname_zh = "x"\nname_en = "y"\n')
     assert any("duplicate id" in p for p in problems_for(tmp_path, {"agencies.toml": text}))
 
 
@@ -332,6 +335,7 @@ def test_distinct_photos_behind_the_184_credentials(catalogue):
 
 def test_exit_entry_grey_is_a_minimum_lightness_not_a_centre(catalogue):
     import numpy as np
+
     from photocore.credentials import _background_verdict
     from photocore.measures import Measurement
 

@@ -35,7 +35,8 @@ def test_json_shape_for_one_file():
     proc = run("check", str(NEUTRAL[0]), "--json")
     assert_no_traceback(proc)
     out = json.loads(proc.stdout)
-    assert set(out) == {"file", "faces", "turned_degrees", "results"} and out["faces"] == 1 and out["turned_degrees"] == 0
+    assert set(out) == {"file", "faces", "turned_degrees", "results"}
+    assert out["faces"] == 1 and out["turned_degrees"] == 0
     (result,) = out["results"]
     assert set(result) == {"credential", "compliant", "requirements"} and result["credential"] == "capture"
     for req in result["requirements"]:

@@ -201,8 +201,9 @@ def test_outbox_database_is_private(written):
 
 
 def test_outbox_wal_and_shm_are_private_while_open(tmp_path, monkeypatch):
-    from photocore.deliver.outbox import Outbox, new_key
     import base64
+
+    from photocore.deliver.outbox import Outbox, new_key
 
     monkeypatch.delenv("PHOTOCORE_FILE_MODE", raising=False)
     old = os.umask(0o022)

@@ -116,6 +116,7 @@ def test_judging_many_credentials_at_once_equals_judging_each_alone():
     from photocore.catalogue import load_catalogue
     from photocore.credentials import judge_credential, judge_credentials
     from photocore.measures import measure_all
+
     from conftest import SMILING
     profiles = list(load_catalogue().credentials.values())
     for path in (NEUTRAL[0], SUNGLASSES[0], SMILING[0]):

@@ -230,8 +230,8 @@ def test_worker_killed_with_sigkill_loses_nothing_and_stores_each_once(signed_di
     """The delivery worker as a subprocess, SIGKILLed 25 times mid-work: each time once the
     receiver has taken 1, 2 or 3 more requests from it (its other threads' posts in flight),
     never at a guessed moment."""
-    from photocore.sign.manifest import build_manifest, sign_manifest
     from photocore.catalogue import load_catalogue
+    from photocore.sign.manifest import build_manifest, sign_manifest
     server = receiver(delay=0.1)  # stores, then answers: posts are in flight when the kill lands
     key = new_key()
     env = {**os.environ, "PHOTOCORE_OUTBOX_KEY": key, "PHOTOCORE_HOME": str(tmp_path / "home")}
@@ -240,7 +240,7 @@ def test_worker_killed_with_sigkill_loses_nothing_and_stores_each_once(signed_di
     signer, catalogue = load_signer(signed_dir / "keys"), load_catalogue()
     photo = (signed_dir / "photos" / "police.resident-id-card.jpg").read_bytes()
     total = 120
-    for i in range(total):
+    for _ in range(total):
         manifest = build_manifest(photo, credential="police.resident-id-card", catalogue=catalogue, verdicts=[],
                                   capture=CaptureInfo("zs-001"), image={"format": "jpeg"}, signer=signer)
         box.enqueue(photo_id=manifest["photo_id"], credential="police.resident-id-card", destination="agency",
@@ -306,12 +306,13 @@ def _tls_material(directory: Path):
     """A private CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
     import datetime as dt
     import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     def name(cn):
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])

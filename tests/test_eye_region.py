@@ -120,7 +120,7 @@ def test_mirrored_lenses_hide_the_eyes(painted):
 
 @pytest.mark.slow
 def test_dark_lenses_are_tinted_and_hide_the_eyes(painted):
-    for clear, dark in zip(painted["clear"], painted["dark"]):
+    for clear, dark in zip(painted["clear"], painted["dark"], strict=True):
         st = statuses(dark)
         assert (st["eyes.visible"], st["glasses.tinted"]) == ("fail", "fail")
         assert dark.measurements["eye_visibility"].value < clear.measurements["eye_visibility"].value / 3

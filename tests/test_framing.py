@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,6 @@ from photocore.render import render_all
 from photocore.render.verify import verify
 
 from conftest import NEUTRAL, load_rgb  # noqa: F401
-
-from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_capture.jpg"
 SEAFARER = "maritime.seafarer-passport"

@@ -16,10 +16,21 @@ import photocore
 from photocore.deadline import Deadline
 from photocore.decode import MAX_FRAMES, MAX_JPEG_SCANS
 from photocore.errors import DeadlineExceeded, DecodeError
+from tests.hostile_corpus import (
+    SEEDS,
+    animated_webp_canvas,
+    encoded,
+    jpeg_cut_with_end_marker,
+    jpeg_segments,
+    many_page_tiff,
+    png16_rgba,
+    png_interlaced,
+    png_taller_than_its_rows,
+    progressive_jpeg_many_scans,
+    sample_photo,
+)
+
 from conftest import wait_for
-from tests.hostile_corpus import (SEEDS, animated_webp_canvas, encoded, jpeg_cut_with_end_marker, jpeg_segments,
-                                  many_page_tiff, png16_rgba, png_interlaced, png_taller_than_its_rows,
-                                  progressive_jpeg_many_scans, sample_photo)
 
 ROOT = Path(__file__).resolve().parent.parent
 FACE = ROOT / "tests" / "data" / "faces" / "london_neutral_001.jpg"
@@ -174,8 +185,9 @@ def test_bad_deadlines_are_config_errors(seconds):
 @pytest.mark.slow
 def test_cli_deadline_for_convert_and_batch(tmp_path):
     cli = [str(Path(sys.executable).with_name("photocore"))]
-    run = subprocess.run(cli + ["convert", str(FACE), "--out", str(tmp_path / "c"), "--credential", "police.resident-id-card",
-                                "--deadline", "0.001"], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(cli + ["convert", str(FACE), "--out", str(tmp_path / "c"),
+                                "--credential", "police.resident-id-card", "--deadline", "0.001"],
+                         capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "capture.deadline" in run.stderr and "Traceback" not in run.stderr
     bad = subprocess.run(cli + ["convert", str(FACE), "--out", str(tmp_path / "c"), "--deadline", "0"],
                          capture_output=True, text=True, cwd=ROOT)

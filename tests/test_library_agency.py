@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc import jwt
 from joserfc.jwk import OKPKey
+from library_service import assert_problem, receiver_fixture, sample_station, start_library  # noqa: F401 (fixture)
 from sqlalchemy import update
 from standardwebhooks import Webhook
 
@@ -35,7 +36,6 @@ from photocore.library.service import Library
 from photocore.sign.verify import load_trust, verify
 
 from conftest import wait_for
-from library_service import assert_problem, receiver, sample_station, start_library  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow  # the library service and a station's signed conversions, module fixtures
 

@@ -28,6 +28,8 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from library_service import assert_problem, serve
+from servers import free_port, stop_process
 from sqlalchemy import select
 
 from photocore.library import audit
@@ -39,8 +41,7 @@ from photocore.library.publish import binding_token, conversion_files, publish
 from photocore.library.service import Library
 from photocore.sign import list_keys, load_signer
 
-from library_service import assert_problem, serve
-from servers import free_port, stop_process
+from conftest import wait_for
 
 pytestmark = pytest.mark.slow  # a real service per test, kill tests, a 184-credential signed conversion
 
@@ -78,7 +79,7 @@ class Service:
         self.process: subprocess.Popen | None = None
         self.port = self.url = None
 
-    def start(self) -> "Service":
+    def start(self) -> Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = serve(self.port, self.data_dir, self.log, self.options)  # in this process's environment
@@ -541,7 +542,7 @@ def _rehash_from(conn: sqlite3.Connection, first_seq: int) -> None:
     rows = conn.execute(f"SELECT {', '.join(cols)}, prev_hash FROM audit ORDER BY seq").fetchall()
     prev = None
     for r in rows:
-        row = dict(zip(cols, r[:-1]))
+        row = dict(zip(cols, r[:-1], strict=True))
         if row["seq"] < first_seq:
             prev = conn.execute("SELECT hash FROM audit WHERE seq = ?", (row["seq"],)).fetchone()[0]
             continue
@@ -654,6 +655,18 @@ def _writing(data: Path) -> bool:
         return False
 
 
+def _objects_written(data: Path) -> int:
+    """The capture objects complete on disk (a write in progress is a temporary file), -1 before
+    any capture folder exists."""
+    try:
+        folders = [f.path for f in os.scandir(data / "objects" / "captures") if f.is_dir()]
+        if not folders:
+            return -1
+        return sum(1 for folder in folders for e in os.scandir(folder) if not e.name.endswith(".tmp"))
+    except OSError:
+        return -1
+
+
 @pytest.fixture(scope="module")
 def big_conversion(station, tmp_path_factory):
     out = tmp_path_factory.mktemp("all") / "out"
@@ -669,27 +682,30 @@ def test_killed_mid_publish_leaves_all_or_nothing(station, big_conversion, tmp_p
     originals = {name: data for name, data in files.items() if not name.endswith(".jws")}
     signer = station.signer()
     outcomes = []
-    # when to kill: a time after the upload starts, or once the capture's objects are being written
-    plans = [("after", 0.05), ("objects", 0.0), ("objects", 0.002), ("objects", 0.01), ("after", 0.3)]
-    for i, (trigger, delay) in enumerate(plans):
+    # when to kill, each an event, never a guessed time: as the upload is sent; once the capture's
+    # folder exists, or 1 or 3 of its objects are complete (the objects take a few milliseconds);
+    # once the service has answered
+    plans = [("sent", 0), ("objects", 0), ("objects", 1), ("objects", 3), ("answered", 0)]
+    for i, (trigger, objects) in enumerate(plans):
         data = tmp_path / f"kill{i}"
         svc = Service(data, "--trust", station.root).start()
         answer: dict = {}
 
-        def upload():
+        def upload(answer: dict, url: str) -> None:
             try:
-                answer.update(publish(files, ID, svc.url, signer, timeout=30))
-            except Exception as exc:  # the connection dies with the service
+                answer.update(publish(files, ID, url, signer, timeout=30))
+            except Exception as exc:  # noqa: BLE001 (the connection dies with the service, however it does)
                 answer["error"] = exc
 
-        thread = threading.Thread(target=upload)
+        thread = threading.Thread(target=upload, args=(answer, svc.url))
         thread.start()
         try:
-            if trigger == "objects":  # watch closely: the objects take a few milliseconds
-                deadline = time.monotonic() + 30
-                while thread.is_alive() and time.monotonic() < deadline and not _writing(data):
-                    time.sleep(0.0002)
-            time.sleep(delay)
+            if trigger == "objects":  # watch closely; an upload that finishes first is killed after it
+                wait_for(lambda t=thread, d=data, n=objects: not t.is_alive() or _objects_written(d) >= n, 30,
+                         f"{objects} capture objects written", interval=0.0002)
+            elif trigger == "answered":
+                thread.join(timeout=60)
+                assert "error" not in answer and answer.get("new"), answer
             svc.kill()
         finally:
             thread.join(timeout=60)
@@ -706,7 +722,7 @@ def test_killed_mid_publish_leaves_all_or_nothing(station, big_conversion, tmp_p
                     rows = conn.execute(select(photos, captures.c.wrapped_key, captures.c.signature)
                                         .join(captures, captures.c.id == photos.c.capture_id)).fetchall()
                 if caps:  # all there: every photo row, every object readable and the bytes published
-                    assert len(caps) == 1 and len(rows) == 184, (trigger, delay, len(rows))
+                    assert len(caps) == 1 and len(rows) == 184, (trigger, objects, len(rows))
                     for row in rows:
                         photo = lib._load_photo(row)
                         assert photo.data == originals[f"{row.credential}.{row.extension}"]
@@ -729,6 +745,7 @@ def test_killed_mid_publish_leaves_all_or_nothing(station, big_conversion, tmp_p
         finally:
             svc.stop()
     assert "orphans" in outcomes, outcomes  # at least one kill landed while objects were being written
+    assert outcomes[-1] == "complete", outcomes  # answered: stored, whatever happens to the service then
 
 
 def test_the_same_new_capture_published_twice_at_once_stays_readable(station, big_conversion, tmp_path):
@@ -744,7 +761,7 @@ def test_the_same_new_capture_published_twice_at_once_stays_readable(station, bi
         outcomes: list = []
         start = threading.Barrier(2)
 
-        def attempt(lib):
+        def attempt(lib, start: threading.Barrier, outcomes: list) -> None:
             binding = binding_token(signer, compact, ID)
             start.wait()
             try:
@@ -752,7 +769,7 @@ def test_the_same_new_capture_published_twice_at_once_stays_readable(station, bi
             except LibraryError as exc:
                 outcomes.append(exc.code)
 
-        threads = [threading.Thread(target=attempt, args=(lib,)) for lib in libraries]
+        threads = [threading.Thread(target=attempt, args=(lib, start, outcomes)) for lib in libraries]
         for t in threads:
             t.start()
         for t in threads:

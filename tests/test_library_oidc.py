@@ -15,11 +15,10 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
+from oidc_issuer import LocalIssuer
 
 from photocore.library.errors import LibraryError
 from photocore.library.oidc import OidcClient, s256
-
-from oidc_issuer import LocalIssuer
 
 pytestmark = pytest.mark.slow  # an OpenID issuer under uvicorn per test
 

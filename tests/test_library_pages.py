@@ -25,16 +25,15 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from library_service import SAMPLE, STATION_ID, RunningLibrary, cli, receiver_fixture, sample_station, start_library  # noqa: F401 (fixture)
+from oidc_issuer import LocalIssuer
+from servers import wait_until
 
 from photocore.catalogue import load_catalogue
 from photocore.library.agency_auth import AgencyApiError, AgencyClient
 from photocore.library.config import LibraryConfig
 from photocore.library.page_text import TEXT, text
 from photocore.library.service import Library
-
-from library_service import SAMPLE, STATION_ID, cli, receiver, sample_station, start_library  # noqa: F401 (fixture)
-from oidc_issuer import LocalIssuer
-from servers import wait_until
 
 pytestmark = pytest.mark.slow  # the library service, an OpenID issuer and a headless browser
 
@@ -98,7 +97,7 @@ def station(tmp_path_factory):
     """The session's station, plus one conversion of ours taken 400 days ago (for A)."""
     shared = sample_station(tmp_path_factory)
     old = tmp_path_factory.mktemp("old-capture") / "conversion"
-    when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=400)
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=400)
     picks = [a for c in OLD_CREDENTIALS for a in ("--credential", c)]
     # The exit-entry photos must be taken within 6 months to be made at all; these two were made
     # back then, so the conversion is replayed with that limit lifted (the library still judges
@@ -210,7 +209,7 @@ def log_in(page, base: str, code: str, last6: str) -> None:
     page.wait_for_load_state()
 
 
-def origin_headers(service: Service) -> dict:
+def origin_headers(service: RunningLibrary) -> dict:
     return {"Origin": service.url}
 
 

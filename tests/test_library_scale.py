@@ -20,9 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
-
 import pg
+import pytest
 from servers import MotoServer
 from test_library_core import CREDENTIALS, ID, PASSPHRASE, PHOTOCORE, SAMPLE, Service, cli
 
@@ -260,6 +259,7 @@ def test_concurrent_work_on_both_processes_keeps_one_chain(world, services):
             for photo_id, path in expected.items():  # every photo readable, whichever process stored it
                 assert lib.citizen_photo(person, photo_id, "view").data == path.read_bytes()
         from sqlalchemy import select
+
         from photocore.library.db import audit, audit_head, checkpoints
         with lib.engine.connect() as conn:
             seqs = [r[0] for r in conn.execute(select(audit.c.seq).order_by(audit.c.seq))]

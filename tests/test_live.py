@@ -78,7 +78,7 @@ def replay(clip):
 
 
 def first(results, clip, code, phase=None):
-    for r, (p, _) in zip(results, clip):
+    for r, (p, _) in zip(results, clip, strict=True):
         if (phase is None or p == phase) and any(i.code == code for i in r.instructions):
             return r.index
     return None
@@ -90,16 +90,16 @@ def test_instructions_come_in_order_and_capture_waits_for_a_still_compliant_face
     top = [r.instruction.code if r.instruction else None for r in results]
     # arriving off-centre on the image's left: move to their own left, before anything else
     assert top[0] == "live.centre_face" and results[0].instruction.direction == "left"
-    assert all(t == "live.centre_face" for t, p in zip(top, phases) if p == "off_centre")
+    assert all(t == "live.centre_face" for t, p in zip(top, phases, strict=True) if p == "off_centre")
     assert first(results, clip, "live.move_closer", "far") is not None
-    far = [t for t, p in zip(top, phases) if p == "far"]
+    far = [t for t, p in zip(top, phases, strict=True) if p == "far"]
     assert far[-1] == "live.move_closer"
     assert first(results, clip, "live.head_level", "tilted") is not None
     if "turned" in phases:
-        turned = [t for t, p in zip(top, phases) if p == "turned"][3:]
+        turned = [t for t, p in zip(top, phases, strict=True) if p == "turned"][3:]
         assert turned and all(t == "live.look_straight" for t in turned), turned
     if "eyes_closed" in phases:
-        closed = [r for r, p in zip(results, phases) if p == "eyes_closed"][3:]
+        closed = [r for r, p in zip(results, phases, strict=True) if p == "eyes_closed"][3:]
         assert all(any(i.code == "live.open_eyes" for i in r.instructions) for r in closed)
     captured = [r for r in results if r.captured is not None]
     assert len(captured) == 1, "one automatic capture, once"

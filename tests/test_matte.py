@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -25,13 +25,13 @@ from photocore.render import render_all
 from conftest import DATA, NEUTRAL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import edges  # noqa: E402  (the benchmark's measures, so the test and the figures agree)
+import edges
 
 CURLS = DATA / "london_neutral_001.jpg"  # loose curls over the wall from the crown to the shoulders
 BLONDE = DATA / "london_neutral_009.jpg"  # fair hair close to the wall's light grey
 
 
-@lru_cache(maxsize=None)
+@cache
 def rendered(path: Path):
     """{colour name: photo}, the photo on its own background ("own"), and the geometry."""
     base = load_catalogue().get(edges.PROFILE)

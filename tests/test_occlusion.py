@@ -19,7 +19,7 @@ measures/hair.py come from there.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -45,7 +45,7 @@ OVER = ("chin", "mouth", "cheek", "eyes")  # a hand over the face there
 BESIDE = "beside"  # a hand beside the face, not touching it
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hand(name: str) -> tuple[np.ndarray, np.ndarray, float]:
     file, tip, ied = HAND_CROPS[name]
     rgba = np.asarray(Image.open(HANDS / file).convert("RGBA"))
@@ -138,7 +138,7 @@ def _verdict(report, code):
     return next(v for v in report.results[0].verdicts if v.code == code)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _analysis(path):
     return analyse(photocore.decode(path))
 

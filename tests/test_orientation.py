@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import photocore
+
 from conftest import NEUTRAL, SMILING, report_for
 
 EXE = str(Path(sys.executable).with_name("photocore"))

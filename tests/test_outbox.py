@@ -8,13 +8,13 @@ import threading
 import time
 import uuid
 
+import pg
 import pytest
 
 from photocore.deliver.outbox import DEAD, DELIVERED, PENDING, Outbox, OutboxError, Policy, new_key
 from photocore.deliver.transports.folder import FolderTransport
 from photocore.deliver.worker import Worker
 
-import pg
 from conftest import NEUTRAL, wait_for
 
 PHOTO = NEUTRAL[0].read_bytes()
@@ -130,7 +130,8 @@ def test_photos_are_encrypted_at_rest(tmp_path):
     box = Outbox(str(path), KEY)
     box.enqueue(photo_id="p", credential="c", destination="d", filename="f.jpg", data=PHOTO, jws="j")
     box.close()
-    raw = path.read_bytes() + (tmp_path / "outbox.sqlite3-wal").read_bytes() if (tmp_path / "outbox.sqlite3-wal").exists() else path.read_bytes()
+    wal = tmp_path / "outbox.sqlite3-wal"
+    raw = path.read_bytes() + wal.read_bytes() if wal.exists() else path.read_bytes()
     assert PHOTO[1000:1064] not in raw and PHOTO[:64] not in raw
     wrong = Outbox(str(path), base64.b64decode(new_key()))
     with pytest.raises(OutboxError) as info:

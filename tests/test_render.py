@@ -260,7 +260,9 @@ def test_cli_convert_failures_and_bad_input(tmp_path):
     assert proc.returncode == 1
     (row,) = json.loads(proc.stdout)
     assert row["status"] == "failed" and row["file"] is None
-    assert "render.margin_top" in {f["code"] for f in row["failures"]} or row["failures"]
+    codes = [f["code"] for f in row["failures"]]  # a capture failing its checks is not rendered: the check's codes
+    assert "geometry.margin_top" in codes, codes  # the crown is cut off by the top edge
+    assert all(f["message_zh"] and f["message_en"] for f in row["failures"]), row["failures"]
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     proc = subprocess.run([str(exe), "convert", str(bad), "--out", str(tmp_path / "b")], capture_output=True,
@@ -315,6 +317,7 @@ def test_median_colour_is_numpys_median():
 def _in_photo(analysis, frame, points):
     """Analysis points (px) as photo pixels of ``frame``: levelled about the eyes, then cut."""
     import math
+
     from photocore.framing import eye_line_angle
     t = math.radians(-eye_line_angle(analysis))
     rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
@@ -373,7 +376,8 @@ def test_hair_gaps_leave_the_face_alone(red_card, monkeypatch, face):
     a, b = (np.asarray(Image.open(io.BytesIO(r[profile.id].data)).convert("RGB")).astype(int) for r in (plain, filled))
     frame = filled[profile.id].frame
     face_mask = np.zeros(a.shape[:2], np.uint8)
-    cv2.fillPoly(face_mask, [np.round(_in_photo(analysis, frame, analysis.landmarks[L.FACE_OVAL, :2])).astype(np.int32)], 1)
+    oval = np.round(_in_photo(analysis, frame, analysis.landmarks[L.FACE_OVAL, :2])).astype(np.int32)
+    cv2.fillPoly(face_mask, [oval], 1)
     face_mask = cv2.erode(face_mask, np.ones((15, 15), np.uint8))  # the oval's edge may hold hair, and JPEG blocks
     chin_row = int(_in_photo(analysis, frame, [analysis.chin])[0][1])
     changed = np.abs(a - b).max(axis=2) > 12  # beyond re-encoding noise

@@ -14,9 +14,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from photocore.catalogue import load_catalogue
+from photocore.sign import (
+    CaptureInfo,
+    FileSigner,
+    KeyStoreError,
+    ManifestSigner,
+    add_station_key,
+    build_manifest,
+    init_keys,
+    list_keys,
+    load_root,
+    load_signer,
+    revoke,
+    revoked,
+    sign_manifest,
+    verify,
+)
 from photocore.sign.manifest import manifest_common, photo_entry
-from photocore.sign import (CaptureInfo, FileSigner, KeyStoreError, ManifestSigner, add_station_key, build_manifest,
-                            init_keys, list_keys, load_root, load_signer, revoke, revoked, sign_manifest, verify)
 
 from conftest import NEUTRAL
 
@@ -53,7 +67,7 @@ def test_key_store_layout_and_encrypted_keys(store):
     assert b"ENCRYPTED PRIVATE KEY" in key_pem
     cert = x509.load_pem_x509_certificate((store / "stations" / f"{entry['kid']}.pem").read_bytes())
     period = cert.extensions.get_extension_for_class(x509.PrivateKeyUsagePeriod).value
-    assert period.not_after.replace(tzinfo=dt.timezone.utc) < cert.not_valid_after_utc  # ICAO: usage < validity
+    assert period.not_after.replace(tzinfo=dt.UTC) < cert.not_valid_after_utc  # ICAO: usage < validity
     with pytest.raises(KeyStoreError) as info:
         init_keys(store)
     assert info.value.code == "keys.exists"
@@ -121,6 +135,7 @@ def test_single_bit_flips_are_detected_with_the_right_code(store):
 
 def test_garbled_tokens_give_a_code_never_an_exception(store):
     import random
+
     from photocore.sign.verify import CODES
     token, root = signed(store), load_root(store)
     rng = random.Random(5)
@@ -138,7 +153,7 @@ def test_garbled_tokens_give_a_code_never_an_exception(store):
 def test_one_signature_per_capture_and_each_agency_sees_only_its_own_credential(store):
     signer = load_signer(store)
     capture = CaptureInfo("zs-001", "op-7", "2026-11-28T09:00:00+08:00", "kiosk-3")
-    issued = dt.datetime.now(dt.timezone.utc)
+    issued = dt.datetime.now(dt.UTC)
     credentials = ["police.resident-id-card", "disability.disability-certificate", "hrss.social-security-card"]
     common = manifest_common(catalogue=load_catalogue(), capture=capture, signer=signer, issued_at=issued)
     entries = [photo_entry(PHOTO, credential=c, verdicts=[], image={"format": "jpeg"}) for c in credentials]
@@ -146,7 +161,7 @@ def test_one_signature_per_capture_and_each_agency_sees_only_its_own_credential(
     tokens = ManifestSigner(signer).sign_all(common, entries)
     assert len({t.split("~")[0] for t in tokens}) == 1  # one JWS, one signature
     root = load_root(store)
-    for credential, manifest, token in zip(credentials, manifests, tokens):
+    for credential, manifest, token in zip(credentials, manifests, tokens, strict=True):
         result = verify(PHOTO, token, root)
         assert result.valid and result.manifest == manifest  # the whole manifest, as built
         revealed = b"".join(_unb64(part) for part in token.replace("~", ".").split(".") if part)
@@ -162,6 +177,7 @@ def test_one_signature_per_capture_and_each_agency_sees_only_its_own_credential(
 
 def test_photo_ids_are_random_version_4_uuids():
     import uuid
+
     from photocore.sign.manifest import new_photo_ids
     ids = new_photo_ids(500)
     assert len(set(ids)) == 500
@@ -192,7 +208,7 @@ def test_rotation_and_revocation(tmp_path):
 
 
 def test_expired_certificate_and_key_usage_period(tmp_path):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     init_keys(tmp_path, not_before=now - dt.timedelta(days=60))
     # a station key that could sign from -40 to -10 days, with a certificate valid until -9 days
     old = add_station_key(tmp_path, usage_days=30, lifetime_days=1, not_before=now - dt.timedelta(days=40))
@@ -234,7 +250,7 @@ def test_independent_jose_and_sd_jwt_libraries_verify_our_signature(tmp_path, al
     tampered = jws.JWS()
     header, payload, signature = compact.split(".")
     tampered.deserialize(f"{header}.{_b64(_flip(_unb64(payload), 9))}.{signature}")
-    with pytest.raises(Exception):
+    with pytest.raises(jws.InvalidJWSSignature):
         tampered.verify(key, alg=alg)
     # the OpenWallet Foundation's SD-JWT implementation: signature, digest and disclosure
     claims = SDJWTVerifier(token, lambda issuer, header: key).get_verified_payload()
@@ -246,9 +262,9 @@ def test_independent_jose_and_sd_jwt_libraries_verify_our_signature(tmp_path, al
 
 
 def test_c2pa_manifest_read_back_trusted(store):
-    from photocore.sign.c2pa import embed, read
-    from photocore.render import render_all
     import photocore
+    from photocore.render import render_all
+    from photocore.sign.c2pa import embed, read
     capture = photocore.decode(NEUTRAL[1])
     profile = load_catalogue().get("police.resident-id-card")
     photo = render_all(capture, photocore.analyse(capture), [profile])[profile.id].data

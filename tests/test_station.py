@@ -25,12 +25,12 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from starlette.testclient import TestClient
-
-from conftest import DATA, load_rgb, wait_for
 from library_service import PASSPHRASE, PHOTOCORE, child_env, cli, sample_station, start_library
 from servers import free_port, stop_process, wait_for_child
+from starlette.testclient import TestClient
 from test_live import EYES_CLOSED, TURNED, TURNED_SCALE, noisy, place
+
+from conftest import DATA, load_rgb, wait_for
 
 pytestmark = pytest.mark.slow  # live sessions over a WebSocket and in a headless browser
 
@@ -45,7 +45,7 @@ SOME = ("police.resident-id-card", "police.passport", "hrss.social-security-card
 
 def id_number(body17: str = "33090219850312002") -> str:
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body17 + "10X98765432"[sum(int(d) * w for d, w in zip(body17, weights)) % 11]
+    return body17 + "10X98765432"[sum(int(d) * w for d, w in zip(body17, weights, strict=True)) % 11]
 
 
 SPLICED = TURNED.exists() and EYES_CLOSED.exists()  # ../shared/faces beside the checkout
@@ -228,7 +228,8 @@ def test_a_dropped_socket_then_a_new_one_gets_a_fresh_session_that_captures(clie
     with client.websocket_connect("/ws/live") as ws:
         _, captured = live_until_captured(ws, frames)
         assert captured is not None
-    late = client.post("/accept", json={"token": captured["token"], "id_number": id_number(), "checked": list(CHECKLIST)})
+    late = client.post("/accept", json={"token": captured["token"], "id_number": id_number(),
+                                        "checked": list(CHECKLIST)})
     assert late.status_code == 409 and late.json()["code"] == "station.expired"
 
 
@@ -475,7 +476,8 @@ def test_counter_in_a_browser_with_a_fake_camera(tmp_path, running_station):
             if SPLICED:
                 others += [place(load_rgb(TURNED), TURNED_SCALE), place(load_rgb(EYES_CLOSED))]
             difference = [float(np.abs(taken.astype(int) - f.astype(int)).mean()) for f in [centred, *others]]
-            print(f"\nmean difference of the photo taken to the still, off-centre, turned, eyes-closed frames: {difference}")
+            print("\nmean difference of the photo taken to the still, off-centre, turned, eyes-closed frames:",
+                  difference)
             assert difference[0] < 8 and difference[0] < min(difference[1:]) / 2, difference
             assert page.locator("#fails li").count() == 0
             assert "Every automatic check passed" in page.inner_text("#verdict-summary")

@@ -9,13 +9,13 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from servers import MotoServer
 
 from photocore.deliver.transports.base import Delivery, DeliveryError
 from photocore.deliver.transports.s3 import S3Transport, delivery_error
 from photocore.errors import ConfigError, PhotocoreError
 
 from conftest import DATA
-from servers import MotoServer
 
 ACCESS_ENV, SECRET_ENV = "PHOTOCORE_TEST_S3_ACCESS_KEY", "PHOTOCORE_TEST_S3_SECRET_KEY"
 pytestmark = pytest.mark.slow  # moto's S3 server as a child process

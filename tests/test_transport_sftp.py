@@ -8,13 +8,13 @@ import socket
 
 import asyncssh
 import pytest
+from servers import SftpServer
 
 from photocore.deliver.transports.base import Delivery, DeliveryError
 from photocore.deliver.transports.sftp import SftpTransport
 from photocore.errors import ConfigError, PhotocoreError
 
 from conftest import DATA
-from servers import SftpServer
 
 USER, PASSWORD = "agency", "correct horse battery"
 PASSWORD_ENV = "PHOTOCORE_TEST_SFTP_PASSWORD"

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from ..judge import Rule, load_profile, messages
+from ..judge import Rule, Verdict, load_profile, messages
 
 # Most important first: camera problems, who is in view, distance and position, pose, eyes
 # and mouth, light, what the full check refused, then stillness and the capture itself.
@@ -50,7 +50,7 @@ class Instruction:
     direction: str | None = None
     requirement: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str]:
         out = {"code": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
         if self.direction:
             out["direction"] = self.direction
@@ -65,7 +65,7 @@ def instruction(code: str, direction: str | None = None) -> Instruction:
     return Instruction(code, text[f"{key}_zh"], text[f"{key}_en"], direction)
 
 
-def check_failed(verdict) -> Instruction:
+def check_failed(verdict: Verdict) -> Instruction:
     """The full check refused the chosen frame: say its first failed requirement."""
     text = messages()["live.check_failed"]
     return Instruction("live.check_failed", text["advice_zh"] + verdict.message_zh,

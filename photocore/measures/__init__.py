@@ -7,11 +7,31 @@ measure once on an analysis; the results are shared by every profile that is jud
 from __future__ import annotations
 
 from ..analysis import Analysis
-from .base import REGISTRY, Measurement
 from . import (  # noqa: F401  (imported to register)
-    background, clothing, colour, compression, contrast, covering, cutout, exposure, expression, eye_region, eyes_open,
-    face_count, face_size, hair, head_size, lighting, margins, mouth, occlusion, pose, sharpness, unified_quality,
+    background,
+    clothing,
+    colour,
+    compression,
+    contrast,
+    covering,
+    cutout,
+    exposure,
+    expression,
+    eye_region,
+    eyes_open,
+    face_count,
+    face_size,
+    hair,
+    head_size,
+    lighting,
+    margins,
+    mouth,
+    occlusion,
+    pose,
+    sharpness,
+    unified_quality,
 )
+from .base import REGISTRY, Measurement
 
 
 def measure_all(analysis: Analysis) -> dict[str, Measurement]:

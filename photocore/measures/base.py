@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..analysis import Analysis
 
@@ -24,7 +26,7 @@ class Measurement:
     score: int | None  # 0-100, higher is better
     unit: str
     reason: str | None = None  # why the value is None
-    details: dict = field(default_factory=dict)  # supporting numbers, for reports and tuning
+    details: dict[str, Any] = field(default_factory=dict)  # supporting numbers, for reports and tuning
 
     @property
     def assessed(self) -> bool:
@@ -63,7 +65,7 @@ def clamp_score(q: float) -> int:
     return int(min(100, max(0, round(q))))
 
 
-def _ranked(values: np.ndarray, ranks: list[int]) -> list:
+def _ranked(values: NDArray[Any], ranks: list[int]) -> list[float]:
     """The entries at positions ``ranks`` of ``values`` sorted (flattened). uint8 values are
     counted per level rather than sorted: the same numbers, several times faster on the
     thousands of pixels of an eye or a lens region."""
@@ -74,7 +76,7 @@ def _ranked(values: np.ndarray, ranks: list[int]) -> list:
     return [flat[r].item() for r in ranks]
 
 
-def percentile(values: np.ndarray, q: float) -> float:
+def percentile(values: NDArray[Any], q: float) -> float:
     """``float(np.percentile(values, q))`` for integer values, by numpy's default ("linear")
     steps; numpy's general machinery costs ~50 µs a call, more than a small eye region."""
     n = values.size
@@ -87,7 +89,7 @@ def percentile(values: np.ndarray, q: float) -> float:
     return high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma
 
 
-def histogram_median(cumulative: np.ndarray) -> float:
+def histogram_median(cumulative: NDArray[Any]) -> float:
     """``np.median`` of the values whose cumulative counts per level (0, 1, ...) are
     ``cumulative``: the middle level, or the mean of the two middle ones, without sorting."""
     n = int(cumulative[-1])
@@ -95,14 +97,14 @@ def histogram_median(cumulative: np.ndarray) -> float:
     return (float(low) + float(high)) / 2
 
 
-def median(values: np.ndarray) -> float:
+def median(values: NDArray[Any]) -> float:
     """``float(np.median(values))`` for integer values: the middle value or the mean of the two."""
     n = values.size
     low, high = _ranked(values, [(n - 1) // 2, n // 2])
     return (low + high) / 2
 
 
-def variance(x: np.ndarray) -> float:
+def variance(x: NDArray[np.floating[Any]]) -> float:
     """``float(np.var(x))`` for a 1-D float array by numpy's own steps (pairwise sums, the
     same divisions), but squaring the deviations in ``x`` itself, which it overwrites:
     one large temporary array fewer."""

@@ -54,7 +54,7 @@ def contrast(m: Measurement, colour) -> float:
     return round(math.sqrt(float(np.partition(squared, k)[k])), 1)
 
 
-def shoulder_pixels(analysis) -> tuple[np.ndarray | None, str | None]:
+def shoulder_pixels(analysis) -> tuple[np.ndarray, None] | tuple[None, str]:
     """(n, 3) RGB pixels along the top of the shoulders in ``Analysis.small``, or (None, why)."""
     small, mask = analysis.small, analysis.person_mask_small
     h, w = mask.shape
@@ -82,10 +82,10 @@ def shoulder_pixels(analysis) -> tuple[np.ndarray | None, str | None]:
 def clothing(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("clothing", "deltaE", NO_FACE)
-    rgb, why = shoulder_pixels(analysis)
-    if rgb is None:
-        return not_assessed("clothing", "deltaE", why)
-    pixels = _lab(rgb)
+    found = shoulder_pixels(analysis)  # kept whole: checking its first part narrows the second
+    if found[0] is None:
+        return not_assessed("clothing", "deltaE", found[1])
+    pixels = _lab(found[0])
     pixels.flags.writeable = False
     mean = pixels.sum(axis=0) / len(pixels)
     details = {"pixels": pixels, "L": round(float(mean[0]), 1), "a": round(float(mean[1]), 1),

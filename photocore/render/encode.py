@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def save(image: Image.Image, fmt: str, dpi: int | None, quality: int | None) -> 
     return out.getvalue()
 
 
-def encode(pixels: np.ndarray, profile: PhotoProfile, hint: dict[str, float] | None = None, reserve: int = 0,
+def encode(pixels: NDArray[np.uint8], profile: PhotoProfile, hint: dict[str, float] | None = None, reserve: int = 0,
            tried: Files | None = None, dpi: int | None = None) -> Encoded:
     """Encode ``pixels`` (RGB, or 2-D grey) in the profile's first format within its byte window.
 
@@ -96,7 +97,7 @@ def encode(pixels: np.ndarray, profile: PhotoProfile, hint: dict[str, float] | N
     lo, hi = floor - 1, top + 1
     limit = math.log(high) if high > 0 else -math.inf
 
-    def offset_at(lo: int, hi: int):
+    def offset_at(lo: int, hi: int) -> Callable[[int], float]:
         """q -> the model's constant at q (log bytes minus ``_shape``), drawn through the
         bracket's real sizes, or the capture's earlier renditions' when none is known yet."""
         ends = [(e, math.log(size(e)) - _shape(e)) for e in (lo, hi) if e in known]

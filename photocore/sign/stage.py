@@ -13,17 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from .manifest import CaptureInfo, ManifestSigner, manifest_common, new_photo_ids, signed_payload, verdict_summary
 from .signer import Signer
 
-if TYPE_CHECKING:  # snowland-smx is an optional extra
-    from .sm2 import Sm2Signer
+if TYPE_CHECKING:
+    from ..catalogue import Catalogue, PhotoProfile
+    from ..convert import Outcome
+    from .sm2 import Sm2Signer  # snowland-smx is an optional extra
 
 
 @dataclass
@@ -33,7 +36,7 @@ class SigningOptions:
     c2pa: bool | None = None  # None: as each credential's profile says; True/False: for all
     sm2: Sm2Signer | None = None  # for a detached national-crypto signature too
 
-    def wants_c2pa(self, profile) -> bool:
+    def wants_c2pa(self, profile: PhotoProfile) -> bool:
         return "jpeg" == profile.formats[0] and (profile.c2pa if self.c2pa is None else self.c2pa)
 
     @cached_property
@@ -46,13 +49,13 @@ class SigningOptions:
 class SignedPhoto:
     data: bytes  # the photo as delivered (with the C2PA manifest when embedded)
     jws: str  # the SD-JWT: compact JWS ~ this photo's disclosure ~
-    common: dict  # the manifest's part shared by the capture's photos
-    entry: dict  # the manifest's part only this photo's agency sees
+    common: dict[str, Any]  # the manifest's part shared by the capture's photos
+    entry: dict[str, Any]  # the manifest's part only this photo's agency sees
     c2pa: bool
     sm2: bytes | None = None
 
     @property
-    def manifest(self) -> dict:
+    def manifest(self) -> dict[str, Any]:
         """The photo's whole manifest, as ``verify`` returns it."""
         return {**self.common, **self.entry}
 
@@ -67,18 +70,20 @@ def c2pa_reserve(options: SigningOptions) -> int:
     return len(embedded) - len(blank.getvalue()) + 512
 
 
-def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime | None = None) -> dict:
+def sign_outcomes(outcomes: Sequence[Outcome], catalogue: Catalogue, options: SigningOptions,
+                  now: dt.datetime | None = None) -> dict[str, SignedPhoto]:
     """{credential id: SignedPhoto} for every outcome that produced a photo."""
     common = manifest_common(catalogue=catalogue, capture=options.capture, signer=options.signer,
                              issued_at=now or dt.datetime.now(dt.UTC))
-    images: dict[int, dict] = {}  # one image description per distinct file
-    summaries: dict[int, dict] = {}  # one verdict summary per distinct verdict set
-    photos = []  # (credential, data, embedded, entry)
-    ok = [outcome for outcome in outcomes if outcome.ok]
-    for outcome, photo_id in zip(ok, new_photo_ids(len(ok)), strict=True):
-        r = outcome.rendition
+    images: dict[int, dict[str, Any]] = {}  # one image description per distinct file
+    summaries: dict[int, dict[str, Any]] = {}  # one verdict summary per distinct verdict set
+    photos: list[tuple[str, bytes, bool, dict[str, Any]]] = []  # (credential, data, embedded, entry)
+    # an outcome that is ok has its rendition and the rendition its bytes
+    made = [(o, o.rendition, o.rendition.data) for o in outcomes
+            if o.ok and o.rendition is not None and o.rendition.data is not None]
+    for (outcome, r, data), photo_id in zip(made, new_photo_ids(len(made)), strict=True):
         profile = catalogue.get(outcome.credential)
-        data, embedded = r.data, False
+        embedded = False
         if options.wants_c2pa(profile):
             from .c2pa import embed
             data = embed(data, options.signer, credential=outcome.credential, station_id=options.capture.station_id,
@@ -96,7 +101,7 @@ def sign_outcomes(outcomes, catalogue, options: SigningOptions, now: dt.datetime
     tokens = options.manifest_signer.sign_all(common, [entry for *_, entry in photos])
     # SM2 signs what the JWS signs: the capture's one payload, so one SM2 signature serves all photos
     sidecar = options.sm2.sidecar(signed_payload(tokens[0])) if options.sm2 and tokens else None
-    out = {}
+    out: dict[str, SignedPhoto] = {}
     for (credential, data, embedded, entry), token in zip(photos, tokens, strict=True):
         out[credential] = SignedPhoto(data, token, common, entry, embedded, sidecar)
     return out
