@@ -124,8 +124,9 @@ def main(argv=None) -> int:
         detected += hits
         false_rejects += wrong
         band += int(((neutral > 50) & (neutral <= limit)).sum())
+        verdict = ("smile found" if hits else "smile missed") + (", NEUTRAL REJECTED" if wrong else "")
         print(f"{person:8} {' '.join(f'{v:.1f}' for v in neutral):>9} {' '.join(f'{v:.1f}' for v in smiling):>9} "
-              f"{limit:6.0f} {model['l2']:4g}  {'smile found' if hits else 'smile missed'}{', NEUTRAL REJECTED' if wrong else ''}")
+              f"{limit:6.0f} {model['l2']:4g}  {verdict}")
     smiling, neutral = int(y.sum()), int((1 - y).sum())
     print(f"\nLOPO: smiling detected {detected}/{smiling} ({detected / smiling:.0%}); neutral false rejects "
           f"{false_rejects}/{neutral}; neutral between 50% and the fail threshold (check by eye) {band}/{neutral}")
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
     print(f"shipped model: fitted on all {len(persons)} people (l2 {model['l2']:g}), fails above {threshold:.0f}%")
     ox, oy, _, files = labelled(faces, is_other_check)
     op = 100 * probability(model, ox)
-    for name, p, label in zip(files, op, oy):
+    for name, p, label in zip(files, op, oy, strict=True):
         print(f"  {name:28} {'smile' if label else 'neutral':8} {p:5.1f}%{'  FAILS' if p > threshold else ''}")
     other = {"neutral_fail": f"{int((op[oy == 0] > threshold).sum())}/{int((oy == 0).sum())}",
              "smiling_fail": f"{int((op[oy == 1] > threshold).sum())}/{int((oy == 1).sum())}"}
@@ -145,7 +146,8 @@ def main(argv=None) -> int:
                  "percent = 100 / (1 + exp(-(intercept + sum(weight * (value - mean) / scale))))",
         "intercept": round(float(model["intercept"]), 6),
         "features": {name: {"mean": round(float(m), 6), "scale": round(float(s), 6), "weight": round(float(w), 6)}
-                     for name, m, s, w in zip(FEATURES, model["mean"], model["scale"], model["weights"])},
+                     for name, m, s, w in zip(FEATURES, model["mean"], model["scale"], model["weights"],
+                                              strict=True)},
         "fail_above_percent": threshold,
         "provenance": {
             "fitted": datetime.date.today().isoformat(),
@@ -157,10 +159,11 @@ def main(argv=None) -> int:
             "l2": model["l2"],
             "l2_chosen": f"least LOPO log-loss among {list(GRID)}",
             "fail_above": "the highest LOPO probability of a neutral face, rounded up to a whole percent",
-            "lopo": {"smiling_detected": f"{detected}/{smiling}", "neutral_false_rejects": f"{false_rejects}/{neutral}",
+            "lopo": {"smiling_detected": f"{detected}/{smiling}",
+                     "neutral_false_rejects": f"{false_rejects}/{neutral}",
                      "neutral_check_by_eye": f"{band}/{neutral}"},
-            "other_faces": {"which": "compliant_pose or smile tags outside London (Yale, interfaces, misc), judged only",
-                            **other},
+            "other_faces": {"which": "compliant_pose or smile tags outside London (Yale, interfaces, misc), "
+                                     "judged only", **other},
         },
     }
     Path(args.out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

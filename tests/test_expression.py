@@ -3,7 +3,7 @@
 import csv
 import dataclasses
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -32,7 +32,7 @@ def _shipped() -> dict:
     return json.loads(resources.files("photocore.measures").joinpath("smile_model.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _smile(path: str):
     return REGISTRY["smile"](analyse(decode(path)))
 

@@ -113,7 +113,7 @@ def _curvature(points: np.ndarray, width: float) -> float:
 
 def _mask(image: np.ndarray, *polygons: np.ndarray) -> np.ndarray:
     mask = np.zeros(image.shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(p).astype(np.int32) for p in polygons], 1)
+    cv2.fillPoly(mask, [np.round(p).astype(np.int32) for p in polygons], (1,))
     return mask.astype(bool)
 
 
