@@ -1,7 +1,9 @@
-"""The smile measure on real faces: neutral ones pass, smiles fail, the shipped model is the one the rule expects."""
+"""The smile measure on real faces: neutral ones pass, smiles fail, closed-mouth ones included;
+the shipped model is the one the rule expects, and its leave-one-person-out figures are real."""
 
 import csv
 import dataclasses
+import importlib.util
 import json
 from functools import cache
 from importlib import resources
@@ -16,11 +18,12 @@ from photocore.errors import AnalysisError
 from photocore.judge import Profile, judge, load_profile
 from photocore.measures import REGISTRY, expression
 from photocore.measures.base import clamp_score
-from photocore.measures.smile_features import FEATURES
+from photocore.measures.smile_features import FEATURES, features
 
-from conftest import NEUTRAL, SMILING
+from conftest import DATA, NEUTRAL, SMILING
 
-SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_FACES = ROOT.parent / "shared" / "faces"
 needs_shared = pytest.mark.skipif(not SHARED_FACES.is_dir(), reason="../shared/faces is not beside this checkout")
 
 
@@ -33,8 +36,23 @@ def _shipped() -> dict:
 
 
 @cache
+def _measured(path: str):
+    """The smile measurement of one photo, with its features unrounded and whether its mouth is open."""
+    analysis = analyse(decode(path))
+    mouth = next(r for r in load_profile("capture").rules if r.code == "mouth.closed")
+    mouth_open = judge({"mouth_open": REGISTRY["mouth_open"](analysis)}, Profile("mouth", (mouth,))).verdicts[0]
+    return REGISTRY["smile"](analysis), features(analysis), mouth_open.status == "fail"
+
+
 def _smile(path: str):
-    return REGISTRY["smile"](analyse(decode(path)))
+    return _measured(path)[0]
+
+
+def _fit_smile():
+    spec = importlib.util.spec_from_file_location("fit_smile", ROOT / "benchmarks" / "fit_smile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _status(m) -> str:
@@ -68,6 +86,21 @@ def test_value_is_a_probability_with_its_features():
     assert neutral.value < 50 < _shipped()["fail_above_percent"] < smiling.value
     assert smiling.details["mouth_width"] > neutral.details["mouth_width"]
     assert smiling.details["teeth"] > neutral.details["teeth"] == 0
+
+
+def test_one_persons_smile_moves_every_cue_the_smiling_way():
+    """Person 009 of the London set, neutral and smiling (both in tests/data): the mouth widens,
+    its corners rise between nose and chin, the lips thin, the fold darkens against the skin
+    beside the mouth, the cheeks and the lower lids rise; the neutral photo (a mouth that turns
+    up at rest: it is the London neutral face with the second highest held-out probability)
+    does not fail."""
+    neutral, smiling = (_smile(str(DATA / f"london_{kind}_009.jpg")) for kind in ("neutral", "smiling"))
+    n, s = neutral.details, smiling.details
+    assert s["mouth_width"] > n["mouth_width"] and s["corner_lift"] > n["corner_lift"]
+    assert s["corner_level"] < n["corner_level"] and s["lip_height"] < n["lip_height"]
+    assert s["fold_contrast"] > n["fold_contrast"] + 0.1  # its spread over the London people: 0.08
+    assert s["cheek_height"] < n["cheek_height"] and s["lower_lid"] < n["lower_lid"]
+    assert _status(neutral) != "fail" and _status(smiling) == "fail"
 
 
 def test_a_face_outside_the_image_is_not_assessed():
@@ -112,8 +145,41 @@ def test_most_london_smiles_fail():
     assert len(paths) == 51
     values = np.array([_smile(p).value for p in paths])
     statuses = [_status(_smile(p)) for p in paths]
-    # 38 of 51 held out person by person (fit_smile.py); the shipped model fails 37, and sends
-    # most of the others to a check by eye
-    assert statuses.count("fail") >= 0.7 * len(paths)
-    assert statuses.count("pass") <= 0.2 * len(paths)
+    # 41 of 51 held out person by person (fit_smile.py); the shipped model fails 42 (the model
+    # before the fold, the lips' height and the corners' level failed 37) and sends most of
+    # the others to a check by eye
+    assert statuses.count("fail") >= 0.8 * len(paths)
+    assert statuses.count("pass") <= 0.15 * len(paths)
     assert np.median(values) > 90
+
+
+@pytest.mark.slow
+@needs_shared
+def test_closed_mouth_smiles_fail():
+    """The smiles that mouth.closed lets through are the ones this measure is for: 27 of the 51
+    London smiles; the shipped model fails 18 of them (the model before, 13)."""
+    paths = [p for p in _manifest(lambda f, tags: f.startswith("london/smiling/")) if not _measured(p)[2]]
+    assert len(paths) >= 20
+    failed = sum(_status(_smile(p)) == "fail" for p in paths)
+    assert failed >= 0.6 * len(paths)
+
+
+@pytest.mark.slow
+@needs_shared
+def test_held_out_figures_are_real_and_meet_the_goal():
+    """fit_smile.py's leave-one-person-out run on the London features, repeated here: at least
+    80% of the smiles fail on a model and threshold fitted without their person, no neutral
+    face fails, and the figures written in smile_model.json are these."""
+    fit_smile = _fit_smile()
+    paths = _manifest(lambda f, tags: f.startswith(("london/neutral/", "london/smiling/")))
+    assert len(paths) == 102
+    x = np.array([[_measured(p)[1][name] for name in FEATURES] for p in paths])
+    y = np.array(["/smiling/" in p for p in paths], float)
+    people = np.array([Path(p).stem for p in paths])
+    found = wrong = 0
+    for _, neutral, smiling, limit, _ in fit_smile.judged_held_out(x, y, people):
+        found += int((smiling > limit).sum())
+        wrong += int((neutral > limit).sum())
+    assert found >= 0.8 * 51 and wrong == 0
+    lopo = _shipped()["provenance"]["lopo"]
+    assert lopo["smiling_detected"] == f"{found}/51" and lopo["neutral_false_rejects"] == f"{wrong}/51"

@@ -2,13 +2,14 @@
 
 Why a fitted model: two mouth measurements against neutral faces cannot tell a closed-mouth
 smile from a mouth that turns up by nature (they found about 57% of the London set's
-smiles). The model weighs the mesh's geometry of the mouth, cheeks and lower lids and the
-teeth seen between the lips (``smile_features.py``) in a logistic regression whose
-coefficients ship as data, ``smile_model.json``, with their provenance;
-``benchmarks/fit_smile.py`` refits them, validated leave one person out. The probability
-assumes a smile and a neutral face equally likely beforehand: above 50% a smile is the
-likelier reading. The capture profile fails the face above the threshold that fit found
-(no neutral face above it) and asks for a check by eye in between.
+smiles). The model weighs the mesh's geometry of the mouth, lips, cheeks and lower lids, the
+shading of the nasolabial fold against the skin beside the mouth corners, and the teeth seen
+between the lips (``smile_features.py``) in a logistic regression whose coefficients ship as
+data, ``smile_model.json``, with their provenance; ``benchmarks/fit_smile.py`` refits them,
+validated leave one person out. The probability assumes a smile and a neutral face equally
+likely beforehand: above 50% a smile is the likelier reading. The capture profile fails the
+face above the threshold that fit found (no neutral face above it) and asks for a check by
+eye in between.
 """
 
 import json
