@@ -34,10 +34,12 @@ test: $(VENV)/.installed-dev
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow and not postgres"
 
-# ruff and mypy, configured in pyproject.toml ([tool.ruff], [tool.mypy]: strict on the public API)
+# ruff and mypy, configured in pyproject.toml ([tool.ruff], [tool.mypy]: strict on the public API),
+# and the README's code tables against photocore/error_codes.toml
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check
 	$(BIN)/mypy
+	$(BIN)/python -m photocore.docs_tables --check README.md
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/speed.py

@@ -2,7 +2,8 @@
 
 Exit codes (all commands): 0 everything checked passed, 1 something failed, 2 unusable input
 or configuration (the error code is printed), 3 an internal error (a bug: please report it).
-No traceback is ever printed for bad input.
+No traceback is printed unless asked: ``photocore --debug ...`` or ``PHOTOCORE_DEBUG=1`` prints
+it to stderr, for typed errors and internal errors alike, before the usual one-line message.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,8 @@ def cmd_check(args) -> int:
         try:
             report = check(image, credentials=credentials, catalogue=args.catalogue, captured_at=captured_at)
         except PhotocoreError as exc:
+            if _debugging(args):
+                traceback.print_exc(file=sys.stderr)
             exit_code = EXIT_UNUSABLE
             outputs.append({"file": image, "error": exc.to_dict()})
             if not args.json:
@@ -711,6 +715,8 @@ def _deadline_option(parser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photocore", description="ID-photo checks for every credential.")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an error to stderr (also: PHOTOCORE_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check captures and say what to fix")
     check.add_argument("images", nargs="+", metavar="IMAGE", type=_path)
@@ -990,12 +996,20 @@ def _quiet_native_logs():
         os.close(devnull)
 
 
+def _debugging(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("PHOTOCORE_DEBUG", "").strip().lower() not in (
+        "", "0", "false", "no", "off")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    debug = _debugging(args)
     try:
         with _quiet_native_logs():
             return args.run(args)
     except PhotocoreError as exc:
+        if debug:
+            traceback.print_exc(file=sys.stderr)
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
@@ -1003,7 +1017,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - a bug, not bad input: say so without a traceback
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad input: say so (the traceback with --debug)
+        if debug:
+            traceback.print_exc(file=sys.stderr)
         print(f"internal.error: {type(exc).__name__}: {exc} (please report this to the photocore team)",
               file=sys.stderr)
         return EXIT_INTERNAL

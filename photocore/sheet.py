@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import ConfigError, DecodeError, PhotocoreError
+from .errors import ConfigError, DecodeError, SheetError
 
 MM_PER_INCH = 25.4
 PT_PER_MM = 72 / MM_PER_INCH
@@ -72,18 +72,6 @@ _CJK_FONT_PATHS = (  # Debian/Ubuntu fonts-noto-cjk, Fedora, Arch, other common 
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/arphic/uming.ttc",
 )
-
-
-class SheetError(PhotocoreError):
-    """A print sheet cannot be made as asked.
-
-    Codes: ``sheet.unknown_paper``, ``sheet.unknown_format``, ``sheet.size_unknown`` (no
-    credential millimetres and no DPI in the file), ``sheet.size_mismatch`` (the photo's shape is
-    not the credential's), ``sheet.photo_too_large`` (not even one copy fits the paper),
-    ``sheet.too_many_copies``.
-    """
-
-    code = "sheet.invalid"
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from jsonschema import Draft202012Validator
 
 from ..deliver.transports import make_transport
 from ..deliver.transports.base import Delivery
-from ..errors import PhotocoreError
+from ..errors import ContractError, PhotocoreError
 from .base import FILE_TRANSPORTS, REQUEST_TRANSPORTS, Adapter, Payload, check_name
 from .registry import Adapted, adapter_class
 
@@ -63,14 +63,6 @@ class Finding:
     check: str
     ok: bool
     detail: str = ""
-
-
-class ContractError(AssertionError):
-    """An adapter broke its contract; ``findings`` says where."""
-
-    def __init__(self, report: ContractReport):
-        self.report = report
-        super().__init__(report.summary())
 
 
 @dataclass

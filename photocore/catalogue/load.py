@@ -25,24 +25,13 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ..errors import ConfigError
+from ..errors import CatalogueError, ConfigError
 from .schema import FILE_SCHEMAS, GEOMETRY_RULES, PROFILE_KEYS
 
 SCOPES = ("china", "international")
 
 ENV_OVERLAY = "PHOTOCORE_CATALOGUE"
 TOLERANCE = 0.02  # pixels against mm x dpi, and sizes against the aspect
-
-
-class CatalogueError(ConfigError):
-    """The catalogue (built-in or overlay) is invalid; ``problems`` lists every finding."""
-
-    code = "catalogue.invalid"
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        head = f"{len(problems)} problem(s) in the credential catalogue"
-        super().__init__(head + ":\n  " + "\n  ".join(problems))
 
 
 @dataclass(frozen=True)

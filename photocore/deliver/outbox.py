@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import ConfigError, PhotocoreError
+from ..errors import ConfigError, OutboxError
 from .transports.base import Delivery
 
 ENV_KEY = "PHOTOCORE_OUTBOX_KEY"
@@ -66,10 +66,6 @@ CREATE TABLE IF NOT EXISTS attempts (
     detail TEXT
 );
 """
-
-
-class OutboxError(PhotocoreError):
-    code = "outbox.error"
 
 
 @dataclass(frozen=True)

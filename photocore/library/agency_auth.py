@@ -46,7 +46,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ..errors import PhotocoreError
+from ..errors import AgencyApiError, BearerError, TokenError
 from ..sign.signer import allowing
 from .config import resolve_reference
 from .db import used_assertions, writing
@@ -228,17 +228,6 @@ def clients_for(library) -> Clients:
 
 
 # -- the token endpoint ----------------------------------------------------------------------
-class TokenError(LibraryError):
-    """A token endpoint refusal: our stable code, plus RFC 6749's ``error`` for OAuth libraries."""
-
-    def __init__(self, message: str, *, code: str = "library.invalid_client", error: str = "invalid_client"):
-        super().__init__(message, code=code)
-        self.error = error
-
-    def problem(self) -> dict:
-        return {**super().problem(), "error": self.error, "error_description": self.message}
-
-
 def issue_token(library, clients: Clients, form: dict, issuer: str) -> dict:
     """RFC 6749 4.4 with RFC 7523 client authentication: an access token for a valid assertion.
     ``issuer`` is the service's public URL (the token endpoint is ``issuer + TOKEN_PATH``)."""
@@ -352,19 +341,6 @@ class Agency(NamedTuple):
     client_id: str
 
 
-class BearerError(LibraryError):
-    """A missing or refused access token: 401 with ``WWW-Authenticate: Bearer`` (RFC 6750)."""
-
-    code = "library.unauthorized"
-
-    def __init__(self, message: str, *, error: str | None = "invalid_token"):
-        super().__init__(message, code="library.unauthorized")
-        self.error = error
-
-    def www_authenticate(self) -> str:
-        return 'Bearer realm="photocore"' + (f', error="{self.error}"' if self.error else "")
-
-
 def _token_key(library) -> OctKey:
     """A key for access tokens only, derived from the service's token key (domain separation)."""
     return _derived_key(library.keys.token)
@@ -439,17 +415,6 @@ def _signing_key(private_key, alg: str):
         return import_key(private_key, KEY_TYPES.get(alg, "EC"))
     except (JoseError, ValueError, TypeError) as exc:
         raise LibraryError(f"not a {KEY_TYPES.get(alg, 'EC')} private key for {alg}", code="library.config") from exc
-
-
-class AgencyApiError(PhotocoreError):
-    """The library refused (``code`` is its problem code, ``status`` the HTTP status), or could not
-    be reached (``agency.unreachable``)."""
-
-    code = "agency.unreachable"
-
-    def __init__(self, message: str, *, code: str, status: int | None = None, problem: dict | None = None):
-        super().__init__(message, code=code)
-        self.status, self.problem = status, problem or {}
 
 
 @dataclass(frozen=True)

@@ -18,21 +18,10 @@ from pathlib import Path
 import httpx
 from joserfc import jws
 
-from ..errors import ConfigError, PhotocoreError
+from ..errors import ConfigError, PublishError
 from ..sign.manifest import canonical
 from ..sign.signer import Signer, public_jwk, registry, thumbprint
 from .service import PUBLISH_TYPE, person_binding
-
-
-class PublishError(PhotocoreError):
-    """Codes: publish.unusable (the folder or options), publish.unreachable (the network), and the
-    library's own codes (library.invalid_signature, library.unsigned, ...) when it refuses."""
-
-    code = "publish.unusable"
-
-    def __init__(self, message: str, *, code: str | None = None, refused: bool = False):
-        super().__init__(message, code=code)
-        self.refused = refused  # the library said no (exit 1), rather than: we could not ask (exit 2)
 
 
 def binding_token(signer: Signer, compact_jws: str, id_number: str) -> str:

@@ -15,16 +15,12 @@ import json
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ..errors import PhotocoreError
+from ..errors import C2paUnavailable
 from .signer import Signer
 
 # EKUs our station certificates carry: documentSigning and emailProtection.
 TRUST_CONFIG = "1.3.6.1.5.5.7.3.36\n1.3.6.1.5.5.7.3.4\n"
 ASSERTION = "org.photocore.rendition.v1"
-
-
-class C2paUnavailable(PhotocoreError):
-    code = "sign.c2pa_unavailable"
 
 
 def _c2pa():

@@ -25,18 +25,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ..errors import PhotocoreError
+from ..errors import KeyStoreError
 from .signer import FileSigner, thumbprint
 
 ENV_PASSPHRASE = "PHOTOCORE_KEY_PASSPHRASE"
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
-
-
-class KeyStoreError(PhotocoreError):
-    """Codes: keys.passphrase_missing, keys.exists, keys.missing, keys.no_usable_key, keys.bad_passphrase,
-    keys.unknown_kid, keys.invalid."""
-
-    code = "keys.invalid"
 
 
 def _now() -> dt.datetime:

@@ -25,6 +25,8 @@ from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, OKPKey
 from joserfc.jws import JWSRegistry
 
+from ..errors import KeyStoreError
+
 ALGORITHMS = ("EdDSA", "ES256")
 DELIBERATE = ("EdDSA",)  # names joserfc calls deprecated that photocore uses on purpose
 
@@ -57,7 +59,7 @@ class FileSigner:
         elif isinstance(private_key, ec.EllipticCurvePrivateKey) and private_key.curve.name == "secp256r1":
             self.alg = "ES256"
         else:
-            raise ValueError("station keys are Ed25519 or ECDSA P-256")
+            raise KeyStoreError("station keys are Ed25519 or ECDSA P-256", code="keys.invalid")
 
     @property
     def kid(self) -> str:

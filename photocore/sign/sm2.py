@@ -23,16 +23,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from ..errors import PhotocoreError
+from ..errors import Sm2Unavailable
 from .keys import KeyStoreError, passphrase
 
 DEFAULT_UID = "1234567812345678"  # GM/T 0009 default signer identity
 KEY_FILE = "sm2.key.json"
 PUBLIC_FILE = "sm2.public.hex"
-
-
-class Sm2Unavailable(PhotocoreError):
-    code = "sign.sm2_unavailable"
 
 
 def _pysmx():

@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from joserfc import jws
 from joserfc.errors import BadSignatureError, JoseError
 
-from ..errors import PhotocoreError
+from ..errors import VerifyInputError
 from .keys import DOCUMENT_SIGNING, usage_period
 from .manifest import PER_PHOTO, PHOTOS, SD_ALG, disclosure_digest, unb64url
 from .signer import ALGORITHMS, public_jwk, registry, thumbprint
@@ -269,10 +269,6 @@ def _disclosed_manifest(payload: bytes | tuple[dict, set[str]], disclosure: str)
     except (ValueError, TypeError, binascii.Error) as exc:
         raise _Invalid("verify.malformed", f"the photo's manifest entry cannot be read: {exc}") from exc
     return {**common, **entry}
-
-
-class VerifyInputError(PhotocoreError):
-    code = "verify.unusable"
 
 
 def load_trust(path) -> x509.Certificate:

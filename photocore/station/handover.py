@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalogue import load_catalogue
 from ..convert import convert
-from ..errors import PhotocoreError
+from ..errors import AcceptError
 from .config import StationConfig
 
 if TYPE_CHECKING:
@@ -28,13 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("photocore.station")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-class AcceptError(PhotocoreError):
-    """station.bad_id_number, station.checklist, station.expired, station.not_converted, and the
-    library's publish codes when the library refuses or cannot be reached."""
-
-    code = "station.accept_failed"
 
 
 def normalise_id_number(text: str) -> str:

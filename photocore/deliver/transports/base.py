@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ...errors import ConfigError, PhotocoreError
+from ...errors import ConfigError, DeliveryError
 
 
 @dataclass(frozen=True)
@@ -40,18 +40,6 @@ class Delivery:
 class Receipt:
     receipt_id: str | None  # the agency's id for the photo, when it gives one
     detail: str = ""
-
-
-class DeliveryError(PhotocoreError):
-    """A delivery failed. ``permanent``: retrying cannot help (dead letter at once)."""
-
-    code = "deliver.failed"
-
-    def __init__(self, message: str, *, code: str = "deliver.failed", permanent: bool = False,
-                 retry_after: float | None = None):
-        super().__init__(message, code=code)
-        self.permanent = permanent
-        self.retry_after = retry_after
 
 
 def check_config(transport: str, cfg: dict, allowed: set[str], required: tuple[str, ...]) -> None:
@@ -153,17 +141,17 @@ class Secret:
             kind, _, name = self.reference.partition(":")
             if kind == "env":
                 if name not in os.environ:
-                    raise PhotocoreError(f"environment variable {name} (for a delivery secret) is not set",
-                                         code="config.secret_missing")
+                    raise ConfigError(f"environment variable {name} (for a delivery secret) is not set",
+                                      code="config.secret_missing")
                 self._value = os.environ[name]
             elif kind == "file":
                 try:
                     with open(name, encoding="utf-8") as fh:
                         self._value = fh.read().strip()
                 except OSError as exc:
-                    raise PhotocoreError(f"cannot read the secret file {name}: {exc}",
-                                         code="config.secret_missing") from exc
+                    raise ConfigError(f"cannot read the secret file {name}: {exc}",
+                                      code="config.secret_missing") from exc
             else:
-                raise PhotocoreError(f"secret reference {self.reference!r} must be env:NAME or file:PATH",
-                                     code="config.invalid")
+                raise ConfigError(f"secret reference {self.reference!r} must be env:NAME or file:PATH",
+                                  code="config.invalid")
         return self._value
