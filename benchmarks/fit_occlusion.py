@@ -34,7 +34,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 import photocore
 from photocore.analysis import analyse
@@ -47,27 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from test_occlusion import BESIDE, HAND_CROPS, OVER, fringe, paste_hand  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from accuracy import fit_limit, person  # noqa: E402  (one limit fitter and one idea of "person" for every benchmark)
+
 FRINGES = {0.35: "fail", 0.1: "reaches", -0.25: "pass"}  # offset below the brow tops -> what it should be
 BY_EYE = {"london/neutral/003.jpg": "reaches", "london/neutral/143.jpg": "fail", "london/smiling/003.jpg": "reaches",
           "london/smiling/143.jpg": "reaches"}  # fringes in the set, by eye (not in the tags)
 RIMS = (0.0, 0.03, 0.06, 0.1)
-
-
-def person(file: str) -> str:
-    m = re.match(r"(london/\w+/|yale/)(\d+)", file)
-    return (m.group(1).split("/")[0] + m.group(2)) if m else file
-
-
-def fit_limit(values, fails, kind: str) -> float:
-    """The limit that misjudges fewest (``fails`` must fail): the middle of the widest best run."""
-    order = np.argsort(values)
-    v, y = np.asarray(values, float)[order], np.asarray(fails, bool)[order]
-    cuts = np.concatenate([[v[0] - 1], (v[1:] + v[:-1]) / 2, [v[-1] + 1]])
-    wrong = np.array([np.sum(((v < c) if kind == "min" else (v > c)) != y) for c in cuts])
-    best = np.flatnonzero(wrong == wrong.min())
-    runs = np.split(best, np.flatnonzero(np.diff(best) > 1) + 1)
-    widest = max(runs, key=lambda r: v[min(r[-1], len(v) - 1)] - v[max(r[0] - 1, 0)])
-    return float((v[max(widest[0] - 1, 0)] + v[min(widest[-1], len(v) - 1)]) / 2)
 
 
 def lopo(samples, kind: str):
