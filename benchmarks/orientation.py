@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 import photocore
-from photocore.analysis import UPRIGHT_SCORE, UPSIDE_DOWN_MARGIN, _analyse_as_is, upright_scores
+from photocore.analysis.run import UPRIGHT_SCORE, UPSIDE_DOWN_MARGIN, _analyse_as_is, upright_scores
 
 
 def person(file: str) -> str:

@@ -44,7 +44,8 @@ def check(source: Analysis | Capture | ImageSource, credentials: list[str] | tup
     (as for ``convert``: a name or #RRGGBB for all, or {credential id: colour}) is the colour the
     clothing is judged against where a credential allows several.
     """
-    profiles = [load_catalogue(catalogue).get(c) for c in credentials if c != "capture"]  # unknown ids fail early
+    loaded = load_catalogue(catalogue)  # once: it looks at the catalogue files' stamps
+    profiles = [loaded.get(c) for c in credentials if c != "capture"]  # unknown ids fail early
     backgrounds = choose(profiles, background) if background is not None else None
     if isinstance(source, Analysis):
         analysis = source

@@ -104,7 +104,8 @@ def convert(source: Analysis | Capture | ImageSource, credentials: Iterable[str]
     if deadline is not None and not isinstance(deadline, Deadline):
         deadline = Deadline(deadline)
     check = deadline.check if deadline is not None else _no_deadline
-    profiles = [load_catalogue(catalogue).get(c) for c in credentials]
+    loaded = load_catalogue(catalogue)  # once: it looks at the catalogue files' stamps
+    profiles = [loaded.get(c) for c in credentials]
     backgrounds = choose(profiles, background)  # a colour no credential allows fails before any work
     if isinstance(source, Analysis):
         analysis = source
@@ -138,7 +139,7 @@ def convert(source: Analysis | Capture | ImageSource, credentials: Iterable[str]
         check("rendering")
         from .sign.stage import sign_outcomes
         mark = time.perf_counter()
-        signed = sign_outcomes(outcomes, load_catalogue(catalogue), signing)
+        signed = sign_outcomes(outcomes, loaded, signing)
         timings["sign"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
     return Conversion(outcomes, analysis, timings, signed, measurements)

@@ -17,14 +17,15 @@ A credential is judged from the same measurements as the master capture, so this
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from .backgrounds import colour_name
+from .caches import memoised
 from .catalogue import PhotoProfile
 from .framing import MAX_UPSCALE, FaceGeometry, solve_frame
 from .judge import (
@@ -51,7 +52,7 @@ _REPLACED = {"frame.margins"}
 GEOMETRY_CODES = ("geometry.margin_top", "geometry.margin_bottom", "geometry.margin_sides", "geometry.resolution")
 
 
-@lru_cache(maxsize=512)
+@memoised
 def _measure_rules(profile: PhotoProfile) -> tuple[Profile, tuple]:
     """The capture profile's rules as they apply to this credential, and their codes and
     policies: the only things in them that differ between credentials."""
@@ -75,7 +76,7 @@ def _measure_rules(profile: PhotoProfile) -> tuple[Profile, tuple]:
     return Profile(name=profile.id, rules=tuple(rules)), tuple((rule.code, rule.policy) for rule in rules)
 
 
-@lru_cache(maxsize=256)
+@memoised
 def _lab(hex_colour: str) -> np.ndarray:
     """CIELAB of a catalogue colour (read-only: cached)."""
     rgb = np.array([[[int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]]], np.uint8)
@@ -93,7 +94,7 @@ def _lab(hex_colour: str) -> np.ndarray:
 LIGHTNESS_SLACK = 2.0
 
 
-@lru_cache(maxsize=256)
+@memoised
 def _tints(hex_colour: str) -> np.ndarray:
     """CIELAB of a colour and of its tints towards white (RGB mixes, 1/32 apart): the colours a
     minimum-lightness limit accepts. HSL lightening at a fixed hue and saturation is exactly this
@@ -169,7 +170,7 @@ def _age_verdict(profile: PhotoProfile, captured_at: datetime | None, now: datet
     return make_verdict("capture.age", PASS if days <= profile.max_age_days else FAIL, round(days, 1), limit)
 
 
-@lru_cache(maxsize=4096)  # profiles are immutable and hashed by identity
+@memoised  # profiles are immutable and hashed by identity
 def judge_key(profile: PhotoProfile) -> tuple:
     """Everything a credential's verdicts depend on: equal keys, equal verdicts."""
     geometry = tuple(sorted((k, r.min, r.max) for k, r in profile.geometry.items()))
@@ -180,16 +181,21 @@ def judge_key(profile: PhotoProfile) -> tuple:
             profile.background_min_lightness if not profile.background_replace else None)
 
 
-_KEY_NUMBERS: dict[tuple, int] = {}
+_KEY_NUMBERS: dict[tuple, int] = {}  # judge keys numbered in order of first use; never reused
+_KEY_NUMBERS_LOCK = threading.Lock()  # threads checking at once must not give two keys one number
 
 
-@lru_cache(maxsize=4096)
+def _number(key: tuple) -> int:
+    with _KEY_NUMBERS_LOCK:
+        return _KEY_NUMBERS.setdefault(key, len(_KEY_NUMBERS))
+
+
+@memoised
 def _key_numbers(profile: PhotoProfile) -> tuple[int, int]:
     """Small numbers for the profile's ``judge_key`` and for the part of it the frame depends on
     (size, aspect, geometry): cheaper to hash for every credential than the keys."""
     key = judge_key(profile)
-    return (_KEY_NUMBERS.setdefault(key, len(_KEY_NUMBERS)),
-            _KEY_NUMBERS.setdefault(("frame",) + key[:4], len(_KEY_NUMBERS)))
+    return _number(key), _number(("frame",) + key[:4])
 
 
 def _hex(lab) -> str:

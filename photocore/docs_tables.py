@@ -1,8 +1,10 @@
-"""The README's code tables, generated from the one registry, ``photocore/error_codes.toml``.
+"""The README's code tables, generated from the one registry, ``photocore/error_codes.toml``,
+and its table of caches, from ``photocore/caches.py``.
 
 ``python -m photocore.docs_tables --check README.md`` exits 1 when the README's tables differ
 from the registry; ``--write README.md`` rewrites them. The tables sit between marker comments
-(``<!-- errors:begin -->`` ... ``<!-- errors:end -->``, and the same for ``requirements``).
+(``<!-- errors:begin -->`` ... ``<!-- errors:end -->``, and the same for ``requirements`` and
+``caches``).
 ``raised_codes`` finds every code the package raises (by reading its source, not running it);
 tests/test_error_registry.py checks the registry against it.
 """
@@ -148,7 +150,15 @@ def requirement_table() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"errors": error_table, "requirements": requirement_table}
+def cache_table() -> str:
+    from .caches import CACHES
+    lines = ["| cache | holds | key | stale when |", "|---|---|---|---|"]
+    for c in CACHES.values():
+        lines.append(f"| `{c.name}` | {c.holds} | {c.key} | {c.invalidation} |")
+    return "\n".join(lines)
+
+
+TABLES = {"errors": error_table, "requirements": requirement_table, "caches": cache_table}
 
 
 def render(text: str) -> str:
@@ -177,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(new, encoding="utf-8")
         return 0
     if new != text:
-        print(f"{path}: the code tables differ from photocore/error_codes.toml; run "
+        print(f"{path}: the generated tables differ from photocore/error_codes.toml or caches.py; run "
               f"python -m photocore.docs_tables --write {path}", file=sys.stderr)
         return 1
     return 0

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from importlib import resources
 
+from .caches import memoised
 from .errors import ConfigError
 from .measures import Measurement
 
@@ -128,7 +129,7 @@ def _limit(entry: dict, where: str) -> Limit:
                       code="config.invalid")
 
 
-@cache
+@memoised
 def load_profile(name: str = "capture") -> Profile:
     """A profile shipped in ``photocore/profiles``."""
     from .measures import REGISTRY
@@ -146,7 +147,7 @@ def load_profile(name: str = "capture") -> Profile:
     return Profile(name=data.get("name", name), rules=rules, replaces=tuple(data.get("replaces", ())))
 
 
-@cache
+@memoised
 def messages() -> dict:
     text = resources.files("photocore.profiles").joinpath("messages.toml").read_text(encoding="utf-8")
     flat = {}
@@ -210,7 +211,7 @@ def _assess(rule: Rule, m: Measurement) -> tuple[str, float | None, str]:
     return (PASS if beyond <= 0 else NOT_ASSESSED), m.value, limit
 
 
-@cache
+@memoised
 def _texts(code: str, status: str, assessed: bool) -> tuple[str, str]:
     """The clerk's (Chinese, English) messages for a verdict, looked up once (make_verdict adds any reason)."""
     text = messages()[code]

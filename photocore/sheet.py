@@ -25,11 +25,11 @@ import shutil
 import subprocess
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .caches import memoised
 from .errors import ConfigError, DecodeError, SheetError
 
 MM_PER_INCH = 25.4
@@ -340,7 +340,7 @@ def _marks(placements, photo_size, scale: float = 1.0) -> list[tuple[float, floa
 
 # -- the label -------------------------------------------------------------------------------
 
-@lru_cache(maxsize=1)
+@memoised
 def _cjk_font_file() -> tuple[str, int] | None:
     """(path, face index) of a font with Chinese glyphs: $PHOTOCORE_CJK_FONT, a known path, or
     what fontconfig lists for zh-cn; None when there is none."""

@@ -1,7 +1,7 @@
 """The kiosk API of photocore/__init__.py: typed sources and results, and the face models run once.
 
 README "For a kiosk: four calls": decode, analyse, check(analysis), convert(analysis, ids). The
-models run in ``photocore.analysis._analyse_as_is`` (detector, mesh and segmenter, once per upright
+models run in ``photocore.analysis.run._analyse_as_is`` (detector, mesh and segmenter, once per upright
 capture); a wrapper counts its calls.
 """
 
@@ -29,13 +29,13 @@ CREDENTIALS = ["police.resident-id-card", "hrss.social-security-card"]  # the RE
 def model_runs(monkeypatch) -> list[object]:
     """One entry per run of the face models, whoever asked for it."""
     calls: list[object] = []
-    real = photocore.analysis._analyse_as_is
+    real = photocore.analysis.run._analyse_as_is
 
     def counted(capture):
         calls.append(capture)
         return real(capture)
 
-    monkeypatch.setattr(photocore.analysis, "_analyse_as_is", counted)
+    monkeypatch.setattr(photocore.analysis.run, "_analyse_as_is", counted)
     return calls
 
 

@@ -18,13 +18,14 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ..caches import FileStamp, file_stamp, memoised
 from ..errors import CatalogueError, ConfigError
 from .schema import FILE_SCHEMAS, GEOMETRY_RULES, PROFILE_KEYS
 
@@ -184,12 +185,12 @@ class Catalogue:
 
     def photo_of(self, credential_id: str) -> str:
         """The id of the distinct photo a credential uses (see ``photos``)."""
-        return self._photo_ids()[credential_id]
+        return self._photo_ids[credential_id]
 
     def photos(self, scope: str = "china") -> list[Photo]:
         """The distinct photos behind the credentials of ``scope``: a person needs one photo per
         entry, and each entry lists the credentials that take it."""
-        ids = self._photo_ids()
+        ids = self._photo_ids
         groups: dict[str, list[str]] = {}
         for p in self.in_scope(scope):
             groups.setdefault(ids[p.id], []).append(p.id)
@@ -199,10 +200,9 @@ class Catalogue:
             out.append(Photo(photo_id, profile, tuple(members)))
         return out
 
+    @cached_property
     def _photo_ids(self) -> dict[str, str]:
-        cached = self.__dict__.get("_photo_id_cache")
-        if cached is not None:
-            return cached
+        """Credential id -> the id of the distinct photo it takes (computed once per catalogue)."""
         every = {**self.bases, **self.credentials, **self.international}
         by_key: dict[tuple, str] = {}
         ids = {}
@@ -211,7 +211,6 @@ class Catalogue:
             # the most general profile in the chain that already asks for exactly this photo
             own = next(link for link in reversed(p.chain) if every[link].photo_key() == key)
             ids[p.id] = by_key.setdefault((p.scope, key), own)
-        self.__dict__["_photo_id_cache"] = ids
         return ids
 
 
@@ -578,8 +577,22 @@ def _layers(overlay: str | None, problems: list[str]) -> list[tuple[str, dict]]:
     return layers
 
 
-@lru_cache(maxsize=8)
-def _load(overlay: str | None) -> Catalogue:
+def _folders(root: Path) -> list[Path]:
+    """The folders a catalogue layer is read from (see ``_read_layer``)."""
+    return [root, root / "credentials", root / "international", root / "international" / "credentials"]
+
+
+def _stamp(overlay: str | None) -> FileStamp:
+    """What ``_load`` is keyed on besides the overlay: the catalogue files as they are now."""
+    folders = _folders(Path(str(_builtin_dir())))
+    if overlay:
+        folders += _folders(Path(overlay))
+    return file_stamp(folders)
+
+
+@memoised
+def _load(overlay: str | None, stamp: FileStamp) -> Catalogue:
+    """The catalogue from the files whose state is ``stamp`` (an edit makes a new key)."""
     problems: list[str] = []
     layers = _layers(overlay, problems)
     catalogue = None if problems else _assemble(layers, problems)
@@ -590,14 +603,17 @@ def _load(overlay: str | None) -> Catalogue:
 
 
 def load_catalogue(overlay: str | os.PathLike | None = None) -> Catalogue:
-    """The built-in catalogue, with ``overlay`` (or $PHOTOCORE_CATALOGUE) laid over it."""
+    """The built-in catalogue, with ``overlay`` (or $PHOTOCORE_CATALOGUE) laid over it: read
+    again when any of its files has changed since the last call, else the same object."""
     overlay = overlay or os.environ.get(ENV_OVERLAY) or None
-    return _load(str(Path(overlay).resolve()) if overlay else None)
+    folder = str(Path(overlay).resolve()) if overlay else None
+    return _load(folder, _stamp(folder))
 
 
 def validate(directory: str | os.PathLike) -> tuple[Catalogue | None, list[str]]:
     """Validate ``directory`` as an overlay on the built-in catalogue: (catalogue, problems)."""
     try:
-        return _load(str(Path(directory).resolve())), []
+        folder = str(Path(directory).resolve())
+        return _load(folder, _stamp(folder)), []
     except CatalogueError as exc:
         return None, exc.problems

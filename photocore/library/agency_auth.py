@@ -32,7 +32,6 @@ import tomllib
 import uuid
 import weakref
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeAlias, overload
 
@@ -46,6 +45,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from ..caches import memoised
 from ..errors import AgencyApiError, BearerError, TokenError
 from ..sign.signer import allowing
 from .config import resolve_reference
@@ -346,7 +346,7 @@ def _token_key(library) -> OctKey:
     return _derived_key(library.keys.token)
 
 
-@lru_cache(maxsize=8)
+@memoised
 def _derived_key(token_secret: bytes) -> OctKey:
     return OctKey.import_key(hmac.new(token_secret, b"agency-access-token-v1", hashlib.sha256).digest())
 

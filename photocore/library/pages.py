@@ -123,8 +123,12 @@ class Sessions:
 class Names:
     """Agency and credential names from the catalogue, in the page's language."""
 
-    def __init__(self, catalogue):
-        self.catalogue = catalogue
+    def __init__(self, library):
+        self.library = library
+
+    @property
+    def catalogue(self):
+        return self.library.catalogue  # as its files are now
 
     def credential(self, credential_id: str | None, lang: str) -> str:
         profile = self.catalogue.credentials.get(credential_id or "")
@@ -229,7 +233,7 @@ class Pages:
     def __init__(self, library: Library):
         self.library = library
         self.sessions = Sessions(library.keys.session)
-        self.names = Names(library.catalogue)
+        self.names = Names(library)
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
         self._oidc = None

@@ -25,7 +25,7 @@ from cryptography import x509
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ..catalogue import load_catalogue
+from ..catalogue import Catalogue, load_catalogue
 from ..sign.manifest import unverified_manifest
 from ..sign.verify import VerifyInputError, load_trust, revoked_beside, verify_compact, verify_many
 from . import audit as audit_log
@@ -138,13 +138,19 @@ class Library:
         self.config = config
         self.keys = ServiceKeys.derive(config.service_secret())
         self.wrapper = wrapper or LocalKeyWrapper(config.key_encryption_key() or self.keys.kek)
-        self.catalogue = catalogue or load_catalogue()
+        self._catalogue = catalogue  # None: the configured catalogue, read again when its files change
         self.engine = open_database(database_url(config.database, config.data_dir))
         audit_log.ensure_head(self.engine)
         self.recorder = audit_log.Recorder(self.engine, self.keys.checkpoint)
         self._local = threading.local()
         self.store = open_store(config.store, config.data_dir)
         self.roots: list[x509.Certificate] = [load_trust(p) for p in config.trust]
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The catalogue given at start, or the built-in one with $PHOTOCORE_CATALOGUE's overlay as
+        its files are now: an edited overlay takes effect without a restart."""
+        return self._catalogue or load_catalogue()
 
     # -- helpers -------------------------------------------------------------------------
     def revoked(self) -> set[str]:

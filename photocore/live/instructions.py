@@ -18,8 +18,8 @@ Texts live with the clerk's other messages, in ``photocore/profiles/messages.tom
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
+from ..caches import memoised
 from ..judge import Rule, Verdict, load_profile, messages
 
 # Most important first: camera problems, who is in view, distance and position, pose, eyes
@@ -116,7 +116,7 @@ _MIRRORS = {
 }
 
 
-@cache
+@memoised
 def live_limits(profile: str = "capture") -> dict[str, LiveLimit]:
     """The live requirements with their limits, read from ``profile``'s rules."""
     rules = {r.code: r for r in load_profile(profile).rules}
@@ -125,7 +125,7 @@ def live_limits(profile: str = "capture") -> dict[str, LiveLimit]:
     return out
 
 
-@cache
+@memoised
 def exposure_limits(profile: str = "capture") -> dict[str, float]:
     """Face grey range, clipped shares and image 99th percentile of ``image.exposure``, 5 % stricter."""
     rule = {r.code: r for r in load_profile(profile).rules}["image.exposure"]
@@ -139,7 +139,7 @@ def exposure_limits(profile: str = "capture") -> dict[str, float]:
             "min_image_p99": extra.get("min_image_p99", 0.0) * (1 + STRICTER)}
 
 
-@cache
+@memoised
 def margin_limits(profile: str = "capture") -> dict[str, float]:
     """Room needed around the head (``frame.margins``), in eye-to-chin lengths."""
     rule = {r.code: r for r in load_profile(profile).rules}["frame.margins"]

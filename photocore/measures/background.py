@@ -28,19 +28,14 @@ MIN_BACKGROUND_SHARE = 0.03
 HAIR_REACH = 0.2
 
 
-def _work(analysis):
-    """(rgb, luminance, background mask, person mask, factor) at the small size, cached per analysis."""
-    key = "_background_work"
-    cached = analysis.__dict__.get(key)
-    if cached is not None:
-        return cached
+def _background(analysis):
+    """(rgb, luminance, background mask, person mask, factor) at the small size: the three
+    measures share it (``Analysis.shared``)."""
     rgb = analysis.small
     person = analysis.person_mask_small > 0.2
     # bool and 0/1 uint8 arrays are the same bytes: views instead of copies
     background = cv2.erode((~person).view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)
-    result = (rgb, linear_luminance(rgb), background, person, rgb.shape[1] / analysis.image.shape[1])
-    analysis.__dict__[key] = result
-    return result
+    return rgb, linear_luminance(rgb), background, person, rgb.shape[1] / analysis.image.shape[1]
 
 
 def _histogram(lum, mask) -> np.ndarray:
@@ -64,7 +59,7 @@ def _beyond_hair(analysis, background, person, factor):
 
 @register("background_uniformity")
 def background_uniformity(analysis) -> Measurement:
-    _, lum, background, person, factor = _work(analysis)
+    _, lum, background, person, factor = analysis.shared(_background)
     background = _beyond_hair(analysis, background, person, factor)
     missing = _too_little("background_uniformity", "gradient", background)
     if missing:
@@ -79,7 +74,7 @@ def background_uniformity(analysis) -> Measurement:
 
 @register("background_shadow")
 def background_shadow(analysis) -> Measurement:
-    _, lum, background, person, factor = _work(analysis)
+    _, lum, background, person, factor = analysis.shared(_background)
     missing = _too_little("background_shadow", "share", background)
     if missing:
         return missing
@@ -104,7 +99,7 @@ def background_shadow(analysis) -> Measurement:
 
 @register("background_colour")
 def background_colour(analysis) -> Measurement:
-    rgb, _, background, _, _ = _work(analysis)
+    rgb, _, background, _, _ = analysis.shared(_background)
     missing = _too_little("background_colour", "L*", background)
     if missing:
         return missing

@@ -18,22 +18,20 @@ _LEVELS = np.arange(256) / 255.0  # luminance levels as shares of white
 
 def _face_histogram(analysis) -> np.ndarray:
     """Counts of the 256 linear-luminance levels in the face oval, once per analysis: both
-    measures are functions of it, so the pixels are never gathered or widened to floats."""
-    key = "_face_histogram"
-    if key not in analysis.__dict__:
-        x0, y0, x1, y1 = analysis.face_box
-        roi = analysis.image[y0:y1, x0:x1]
-        analysis.__dict__[key] = (
-            cv2.calcHist([linear_luminance(roi)], [0], analysis.face_mask, [256], [0, 256]).ravel().astype(np.int64)
-            if roi.size else np.zeros(256, np.int64))
-    return analysis.__dict__[key]
+    measures are functions of it (``Analysis.shared``), so the pixels are never gathered or
+    widened to floats."""
+    x0, y0, x1, y1 = analysis.face_box
+    roi = analysis.image[y0:y1, x0:x1]
+    if not roi.size:
+        return np.zeros(256, np.int64)
+    return cv2.calcHist([linear_luminance(roi)], [0], analysis.face_mask, [256], [0, 256]).ravel().astype(np.int64)
 
 
 def _counts_or_reason(analysis, name: str, unit: str):
     """(face luminance histogram, None), or (None, a not-assessed measurement saying why)."""
     if not analysis.has_face:
         return None, not_assessed(name, unit, NO_FACE)
-    counts = _face_histogram(analysis)
+    counts = analysis.shared(_face_histogram)
     if not counts.any():
         return None, not_assessed(name, unit, "the face region is empty")
     return counts, None

@@ -14,11 +14,11 @@ eye in between.
 
 import json
 import math
-from functools import lru_cache
 from importlib import resources
 
 import numpy as np
 
+from ..caches import memoised
 from ..errors import AnalysisError
 from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
 from .smile_features import FEATURES, features
@@ -26,7 +26,7 @@ from .smile_features import FEATURES, features
 OUTSIDE = "the mouth and cheeks are outside the image, so the expression cannot be judged"
 
 
-@lru_cache(maxsize=1)
+@memoised
 def model() -> dict:
     """The shipped coefficients, checked against the features this version computes."""
     try:

@@ -28,13 +28,6 @@ NOSE_RIDGE = (6, 195)  # mesh points on the ridge of the nose, from eye level to
 FRAME_SEEN = 2.0
 
 
-def _cached(analysis, key, compute):
-    """``compute(analysis)``, once per analysis: several measures read the same numbers."""
-    if key not in analysis.__dict__:
-        analysis.__dict__[key] = compute(analysis)
-    return analysis.__dict__[key]
-
-
 def _reference(analysis) -> float:
     """Grey level of skin no lens covers: the darker of the cheeks (averaged) and the nose ridge."""
     ied = analysis.inter_eye
@@ -115,7 +108,7 @@ def eye_visibility(analysis) -> Measurement:
     if not seen:
         return not_assessed("eye_visibility", "ratio", "neither eye shows its iris with sclera on both sides "
                                                        "(a turned head, or eyes too small to read)")
-    reference = _cached(analysis, "_uncovered_skin", _reference)
+    reference = analysis.shared(_reference)
     value = min(seen) / reference
     return Measurement("eye_visibility", round(value, 3), clamp_score(100 * min(1.0, max(0.0, value) / 0.4)),
                        "ratio", details={"right": None if steps[0] is None else round(steps[0], 1),
@@ -131,7 +124,7 @@ def lens_darkness(analysis) -> Measurement:
               for x0, y0, x1, y1 in _lens_boxes(analysis) if x1 > x0 and y1 > y0]
     if not levels:
         return not_assessed("lens_darkness", "ratio", "the eyes are outside the image")
-    value = min(levels) / _cached(analysis, "_uncovered_skin", _reference)
+    value = min(levels) / analysis.shared(_reference)
     return Measurement("lens_darkness", round(value, 3), clamp_score(100 * min(1.0, value / 0.8)), "ratio")
 
 
@@ -139,7 +132,7 @@ def lens_darkness(analysis) -> Measurement:
 def lens_glare(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("lens_glare", "share", NO_FACE)
-    frame = _cached(analysis, "_frame_ratio", _frame_ratio)
+    frame = analysis.shared(_frame_ratio)
     if frame is not None and frame <= FRAME_SEEN:  # no spectacles, so no lenses to reflect
         return Measurement("lens_glare", 0.0, 100, "share", details={"frame": round(frame, 2)})
     boxes = [b for b in _lens_boxes(analysis) if b[2] > b[0] and b[3] > b[1]]
@@ -192,7 +185,7 @@ def _frame_ratio(analysis) -> float | None:
 def glasses_frame(analysis) -> Measurement:
     if not analysis.has_face:
         return not_assessed("glasses_frame", "ratio", NO_FACE)
-    value = _cached(analysis, "_frame_ratio", _frame_ratio)
+    value = analysis.shared(_frame_ratio)
     if value is None:
         return not_assessed("glasses_frame", "ratio", "the nose bridge or forehead is outside the image")
     return Measurement("glasses_frame", round(value, 2), clamp_score(100 - 25 * max(0.0, value - 1)), "ratio")

@@ -13,9 +13,9 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..caches import memoised
 from ..catalogue import PhotoProfile
 from ..framing import FaceGeometry, Frame, eye_line_angle, printed_dpi, solve_frame
 from ..judge import messages
@@ -75,7 +75,7 @@ def _digest(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
-@lru_cache(maxsize=4096)  # profiles are immutable and hashed by identity; the JSON digest is not free
+@memoised  # profiles are immutable and hashed by identity; the JSON digest is not free
 def pixel_key(profile: PhotoProfile) -> str:
     """Names the pixels ``profile`` asks for (framing, size, background, colour)."""
     spec = {k: getattr(profile, k) for k in _PIXEL_KEYS}
@@ -87,7 +87,7 @@ def pixel_key(profile: PhotoProfile) -> str:
     return _digest(spec)
 
 
-@lru_cache(maxsize=4096)
+@memoised
 def render_key(profile: PhotoProfile) -> str:
     """Names the output ``profile`` asks for: equal keys mean identical files from one capture."""
     spec = {k: getattr(profile, k) for k in _FILE_KEYS}
