@@ -34,7 +34,7 @@ def main(argv=None) -> int:
             settings = BatchSettings(out_dir=out, credentials=credentials)
             if workers:
                 executor = local_executor(workers)
-                summary = run_batch(args.faces, out, settings, executor)
+                summary = run_batch(args.faces, out, settings, executor, workers=workers)
                 executor.shutdown()
             else:
                 import dask
@@ -46,9 +46,7 @@ def main(argv=None) -> int:
                 dask.config.set({"distributed.nanny.pre-spawn-environ": {}})
                 with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster, Client(cluster) as client:
-                    executor = client.get_executor()
-                    executor._max_workers = 2
-                    summary = run_batch(args.faces, out, settings, executor)
+                    summary = run_batch(args.faces, out, settings, client.get_executor(), workers=2)
             rates[label] = summary["captures"] / summary["seconds"]
             print(f"{label:30} {rates[label]:6.2f} captures/s ({summary['seconds']} s, {summary['photos']} photos)")
     print(f"scaling 1 -> 2 local workers: {rates['local, 2 workers'] / rates['local, 1 worker']:.2f}x")

@@ -25,7 +25,7 @@ import pg  # noqa: E402
 
 import photocore  # noqa: E402
 from photocore.catalogue import load_catalogue  # noqa: E402
-from photocore.deliver.outbox import Outbox, Policy, new_key  # noqa: E402
+from photocore.deliver.outbox import Outbox, Policy, connect_outbox, new_key  # noqa: E402
 from photocore.deliver.systems import System  # noqa: E402
 from photocore.deliver.worker import Worker  # noqa: E402
 from photocore.sign import CaptureInfo, build_manifest, init_keys, load_signer, sign_manifest  # noqa: E402
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
                 receiver, url = start_receiver(tmp / "keys", store, args.receiver_no_fsync, args.minimal_receiver)
                 location = (str(tmp / f"{backend}-{threads}.sqlite3") if backend == "sqlite"
                             else server.fresh_database(f"bench{threads}"))
-                box = Outbox(location, key, Policy())
+                box = connect_outbox(location, key, Policy())
                 fill(box, url, args.items, photo, signer, catalogue)
                 start = time.perf_counter()
                 stats = Worker(box, threads=threads, once=True).run(install_signals=False)

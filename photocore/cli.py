@@ -382,11 +382,12 @@ def cmd_batch(args) -> int:
             raise ConfigError(f"cannot reach the Dask scheduler {args.scheduler}: {exc}",
                               code="batch.scheduler_unreachable") from exc
         executor = client.get_executor()
-        executor._max_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
     else:
         executor = local_executor(args.workers)
+        workers = args.workers
     try:
-        summary = run_batch(args.in_dir, args.out_dir, settings, executor, resume=args.resume,
+        summary = run_batch(args.in_dir, args.out_dir, settings, executor, workers=workers, resume=args.resume,
                             show_progress=not args.quiet)
     finally:
         if client is not None:

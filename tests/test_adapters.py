@@ -32,7 +32,7 @@ from photocore.adapters import (
     make_sender,
 )
 from photocore.adapters.contract import LoopbackReceiver, check_adapter, sample_deliveries
-from photocore.deliver.outbox import DELIVERED, Outbox, Policy, new_key
+from photocore.deliver.outbox import DELIVERED, Policy, connect_outbox, new_key
 from photocore.deliver.push import push
 from photocore.deliver.systems import load_systems
 from photocore.deliver.transports.base import DeliveryError
@@ -349,7 +349,7 @@ agency = "msa-zhoushan"
 timezone = "Asia/Shanghai"
 ''')
         systems = load_systems(path)
-        box = Outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()),
+        box = connect_outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()),
                      Policy(base_delay=0.05, max_delay=0.2, max_attempts=3, lease=5.0))
         photos = {}
         references = ("SQ2026-0001", "SQ2026-0002", "ZS-77")
@@ -400,7 +400,7 @@ timezone = "Asia/Shanghai"
 
 
 def test_push_reference_names_one_photo(tmp_path):
-    box = Outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()))
+    box = connect_outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()))
     systems = load_systems(systems_file(tmp_path, 'adapter = "folder-xml"'))
     folder = tmp_path / "signed"
     folder.mkdir()
@@ -419,7 +419,7 @@ def test_push_reference_names_one_photo(tmp_path):
 
 
 def test_rows_of_a_removed_adapter_are_dead_letters_with_the_reason(tmp_path):
-    box = Outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()))
+    box = connect_outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()))
     box.register_destination("gone", {"transport": "folder", "settings": {"directory": str(tmp_path / "d")},
                                       "adapter": "uninstalled-adapter", "adapter_settings": {}})
     delivery = sample_deliveries(SOME[:1])[0]
@@ -460,7 +460,7 @@ def test_example_agency_package_is_discovered_and_keeps_the_contract(example_sit
     # and as a system names it: loaded, validated, sent by the worker
     systems = load_systems(systems_file(tmp_path, 'adapter = "example-card-drop"',
                                         '[system.example-card-drop]\nbureau = "zs-card"'))
-    box = Outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()))
+    box = connect_outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()))
     box.register_destination("hrss-drop", systems["hrss-drop"].destination_config())
     d = sample_deliveries(["hrss.social-security-card"])[0]
     box.enqueue(photo_id=d.photo_id, credential=d.credential, destination="hrss-drop", filename=d.filename,
@@ -488,7 +488,7 @@ def test_example_agency_in_a_fresh_process(example_site):
 
 
 def test_delivery_with_reference_survives_the_outbox(tmp_path):
-    box = Outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()))
+    box = connect_outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()))
     d = sample_deliveries(SOME[:1])[0]
     box.enqueue(photo_id=d.photo_id, credential=d.credential, destination="x", filename=d.filename, data=d.data,
                 jws=d.jws, reference="SQ-9")

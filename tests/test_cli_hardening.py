@@ -203,12 +203,12 @@ def test_outbox_database_is_private(written):
 def test_outbox_wal_and_shm_are_private_while_open(tmp_path, monkeypatch):
     import base64
 
-    from photocore.deliver.outbox import Outbox, new_key
+    from photocore.deliver.outbox import connect_outbox, new_key
 
     monkeypatch.delenv("PHOTOCORE_FILE_MODE", raising=False)
     old = os.umask(0o022)
     try:
-        outbox = Outbox(str(tmp_path / "data" / "outbox.sqlite3"), base64.b64decode(new_key()))
+        outbox = connect_outbox(str(tmp_path / "data" / "outbox.sqlite3"), base64.b64decode(new_key()))
         outbox.counts()
         files = sorted((tmp_path / "data").glob("outbox.sqlite3*"))
         assert {p.name for p in files} >= {"outbox.sqlite3", "outbox.sqlite3-wal", "outbox.sqlite3-shm"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import photocore
-from photocore.deliver.outbox import DEAD, DELIVERED, Outbox, Policy, new_key
+from photocore.deliver.outbox import DEAD, DELIVERED, Policy, connect_outbox, new_key
 from photocore.deliver.push import push
 from photocore.deliver.systems import System, load_systems
 from photocore.deliver.worker import Worker
@@ -85,7 +85,7 @@ def stored(server) -> tuple[int, int, int]:
 
 
 def outbox_at(tmp_path, **policy):
-    return Outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()),
+    return connect_outbox(str(tmp_path / "outbox.sqlite3"), base64.b64decode(new_key()),
                   Policy(**{"base_delay": 0.05, "max_delay": 0.2, "max_attempts": 6, "lease": 5.0, **policy}))
 
 
@@ -235,7 +235,7 @@ def test_worker_killed_with_sigkill_loses_nothing_and_stores_each_once(signed_di
     server = receiver(delay=0.1)  # stores, then answers: posts are in flight when the kill lands
     key = new_key()
     env = {**os.environ, "PHOTOCORE_OUTBOX_KEY": key, "PHOTOCORE_HOME": str(tmp_path / "home")}
-    box = Outbox(str(tmp_path / "home" / "outbox.sqlite3"), base64.b64decode(key))
+    box = connect_outbox(str(tmp_path / "home" / "outbox.sqlite3"), base64.b64decode(key))
     box.register_destination("agency", http_system(f"{server.url}/photos").destination_config())
     signer, catalogue = load_signer(signed_dir / "keys"), load_catalogue()
     photo = (signed_dir / "photos" / "police.resident-id-card.jpg").read_bytes()
@@ -284,7 +284,7 @@ def test_sigterm_finishes_the_current_attempt(signed_dir, receiver, tmp_path):
     server = receiver(delay=1.0)
     key = new_key()
     env = {**os.environ, "PHOTOCORE_OUTBOX_KEY": key, "PHOTOCORE_HOME": str(tmp_path / "home")}
-    box = Outbox(str(tmp_path / "home" / "outbox.sqlite3"), base64.b64decode(key))
+    box = connect_outbox(str(tmp_path / "home" / "outbox.sqlite3"), base64.b64decode(key))
     push(box, [signed_dir / "photos"], http_system(f"{server.url}/photos"))
     worker = subprocess.Popen([sys.executable, "-m", "photocore.cli", "deliver"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)

@@ -11,7 +11,7 @@ import uuid
 import pg
 import pytest
 
-from photocore.deliver.outbox import DEAD, DELIVERED, PENDING, Outbox, OutboxError, Policy, new_key
+from photocore.deliver.outbox import DEAD, DELIVERED, PENDING, OutboxError, Policy, connect_outbox, new_key
 from photocore.deliver.transports.folder import FolderTransport
 from photocore.deliver.worker import Worker
 
@@ -36,7 +36,7 @@ def outbox(request, tmp_path):
         location = str(tmp_path / "outbox.sqlite3")
     else:
         location = request.getfixturevalue("postgres").fresh_database(f"t{uuid.uuid4().hex[:12]}")
-    box = Outbox(location, KEY, Policy(base_delay=0.01, max_delay=0.05, max_attempts=3, lease=1.0))
+    box = connect_outbox(location, KEY, Policy(base_delay=0.01, max_delay=0.05, max_attempts=3, lease=1.0))
     yield box
     box.close()
 
@@ -44,6 +44,12 @@ def outbox(request, tmp_path):
 def enqueue(box, n=1, destination="folder-a"):
     return [box.enqueue(photo_id=f"p-{i}", credential="police.resident-id-card", destination=destination,
                         filename="police.resident-id-card.jpg", data=PHOTO, jws=f"jws-{i}")[0] for i in range(n)]
+
+
+def test_the_location_picks_the_store(outbox):
+    from photocore.deliver.outbox_postgres import PostgresOutbox
+    from photocore.deliver.outbox_sqlite import SqliteOutbox
+    assert type(outbox) is (PostgresOutbox if outbox.location.startswith("postgresql://") else SqliteOutbox)
 
 
 def test_enqueue_is_idempotent_per_photo_credential_destination(outbox):
@@ -127,13 +133,13 @@ def test_concurrent_claims_never_share_a_row(outbox):
 
 def test_photos_are_encrypted_at_rest(tmp_path):
     path = tmp_path / "outbox.sqlite3"
-    box = Outbox(str(path), KEY)
+    box = connect_outbox(str(path), KEY)
     box.enqueue(photo_id="p", credential="c", destination="d", filename="f.jpg", data=PHOTO, jws="j")
     box.close()
     wal = tmp_path / "outbox.sqlite3-wal"
     raw = path.read_bytes() + wal.read_bytes() if wal.exists() else path.read_bytes()
     assert PHOTO[1000:1064] not in raw and PHOTO[:64] not in raw
-    wrong = Outbox(str(path), base64.b64decode(new_key()))
+    wrong = connect_outbox(str(path), base64.b64decode(new_key()))
     with pytest.raises(OutboxError) as info:
         wrong.claim(1)
     assert info.value.code == "outbox.bad_key"
@@ -172,7 +178,7 @@ def test_folder_transport_is_idempotent_and_reports_permanent_errors(tmp_path):
 
 
 def test_rate_limit_spaces_deliveries(tmp_path):
-    box = Outbox(str(tmp_path / "outbox.sqlite3"), KEY)
+    box = connect_outbox(str(tmp_path / "outbox.sqlite3"), KEY)
     box.register_destination("slow-agency", {"transport": "folder", "settings": {"directory": str(tmp_path / "d")},
                                              "rate_limit": 20})
     enqueue(box, 10, destination="slow-agency")

@@ -49,7 +49,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..deliver.transports import make_transport
-from ..deliver.transports.base import Delivery
+from ..deliver.transports.base import Delivery, FileTransport
 from ..errors import ContractError, PhotocoreError
 from .base import FILE_TRANSPORTS, REQUEST_TRANSPORTS, Adapter, Payload, check_name
 from .registry import Adapted, adapter_class
@@ -378,8 +378,10 @@ def _round_trip(report: ContractReport, cls: type[Adapter], settings: Mapping[st
                 first = Adapted(adapter, senders[0]).send(delivery)
                 again = Adapted(adapter, senders[1]).send(delivery)
                 if payload.files:
+                    stored = senders[1]
+                    assert isinstance(stored, FileTransport)  # Adapted.send put the files through it
                     for file in payload.files:
-                        data = senders[1].fetch(file.name)
+                        data = stored.fetch(file.name)
                         if data != file.data:
                             problems.append(f"{delivery.credential}: {file.name} reads back "
                                             f"{'nothing' if data is None else 'other bytes'}")

@@ -14,7 +14,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from ..deliver.transports import make_transport
-from ..deliver.transports.base import Delivery, DeliveryError, Receipt, Transport
+from ..deliver.transports.base import Delivery, DeliveryError, FileTransport, Receipt, RequestTransport, Transport
 from ..errors import ConfigError
 from .base import FILE_TRANSPORTS, REQUEST_TRANSPORTS, Adapter, Payload, check_name
 
@@ -78,11 +78,11 @@ def make_adapter(name: str, settings: Mapping[str, Any] | None, *, transport: st
     return cls(settings, system=system)
 
 
-class Adapted:
+class Adapted(Transport):
     """A transport carrying an adapter's payload: sends like a transport, so the worker, the
     outbox and the retry rules do not change."""
 
-    def __init__(self, adapter: Adapter, transport: Any):
+    def __init__(self, adapter: Adapter, transport: FileTransport | RequestTransport):
         self.adapter, self.transport = adapter, transport
 
     def send(self, delivery: Delivery) -> Receipt:
@@ -91,11 +91,11 @@ class Adapted:
             raise DeliveryError(f"adapter {type(self.adapter).__name__} returned {type(payload).__name__}, "
                                 "not a Payload", code="deliver.bad_payload", permanent=True)
         if payload.request is not None:
-            if not hasattr(self.transport, "post"):
+            if not isinstance(self.transport, RequestTransport):
                 raise DeliveryError("this adapter makes an HTTP request but the transport stores files",
                                     code="deliver.bad_payload", permanent=True)
             return self.transport.post(payload.request, delivery)
-        if not hasattr(self.transport, "put"):
+        if not isinstance(self.transport, FileTransport):
             raise DeliveryError("this adapter makes files but the transport posts requests",
                                 code="deliver.bad_payload", permanent=True)
         for file in payload.files:

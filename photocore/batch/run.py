@@ -69,10 +69,12 @@ def local_executor(workers: int) -> cf.Executor:
                                   initializer=_worker_init, initargs=(os.getpid(),))
 
 
-def run_batch(in_dir, out_dir, settings: BatchSettings, executor: cf.Executor, *, resume: bool = False,
+def run_batch(in_dir, out_dir, settings: BatchSettings, executor: cf.Executor, *, workers: int, resume: bool = False,
               show_progress: bool = False) -> dict:
     """Convert every capture below ``in_dir`` into ``out_dir``; returns the summary.
 
+    ``workers``: how many captures ``executor`` runs at once (its processes, or the cluster's
+    workers); ``2 x workers`` are submitted at a time, so each worker has the next one waiting.
     ``show_progress`` draws a progress bar with rate and ETA on stderr (tqdm)."""
     if Path(out_dir).resolve().is_relative_to(Path(in_dir).resolve()):
         raise ConfigError("the output folder must not be inside the input folder (the input is never modified)",
@@ -93,7 +95,7 @@ def run_batch(in_dir, out_dir, settings: BatchSettings, executor: cf.Executor, *
         from tqdm import tqdm
         progress = tqdm(total=len(captures), initial=len(captures) - len(todo), unit="capture", desc="batch",
                         file=sys.stderr, dynamic_ncols=True)
-    window = max(2, 2 * getattr(executor, "_max_workers", 2))
+    window = max(2, 2 * workers)
     pending: dict[cf.Future, str] = {}
     queue = iter(todo)
     try:

@@ -1,12 +1,17 @@
 """The durable outbox: one row per (photo, credential, destination), delivered at least once,
 stored once by any receiver that honours the idempotency key (the row id).
 
-SQLite (WAL) on one machine; PostgreSQL when several workers on several machines share the
-work (rows are claimed with ``FOR UPDATE SKIP LOCKED``). A claimed row carries a lease: a
-worker that dies (even by SIGKILL) leaves rows that become claimable again when the lease
-runs out, and the receiver's deduplication makes the repeat harmless. Photo bytes are stored
-encrypted (AES-256-GCM, the row id as associated data, key from ``PHOTOCORE_OUTBOX_KEY`` or a
-key file). Every attempt is written to the ``attempts`` table.
+A claimed row carries a lease: a worker that dies (even by SIGKILL) leaves rows that become
+claimable again when the lease runs out, and the receiver's deduplication makes the repeat
+harmless. Photo bytes are stored encrypted (AES-256-GCM, the row id as associated data, key
+from ``PHOTOCORE_OUTBOX_KEY`` or a key file). Every attempt is written to the ``attempts`` table.
+
+``Outbox`` is the interface and everything the databases share: the row states, the retry
+policy, dead letters, sealing, and the statements themselves (standard SQL, ``?`` placeholders).
+A store says only what differs: how to connect and begin a transaction, two column types, and
+how concurrent workers keep off each other's rows. ``SqliteOutbox`` (``outbox_sqlite``) serves
+the workers of one machine, ``PostgresOutbox`` (``outbox_postgres``) workers on several.
+``connect_outbox`` picks one by location; ``open_outbox`` from options and the environment.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import base64
 import json
 import os
 import random
-import sqlite3
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -106,87 +114,82 @@ def load_key(key_file: str | None = None) -> bytes:
     return key
 
 
-def _create_private(path: Path) -> None:
-    """Create the SQLite file (and its folder) before SQLite does, readable by its owner only:
-    it holds portraits. SQLite gives the -wal and -shm files the database file's mode."""
-    from ..private_files import file_mode, mkdir_private
-
-    try:
-        mkdir_private(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise ConfigError(f"cannot create the outbox database {path}: {exc.strerror or exc}",
-                          code="config.outbox_unwritable") from exc
-    try:
-        os.fchmod(fd, file_mode())
-    finally:
-        os.close(fd)
-
-
 def new_key() -> str:
     return base64.b64encode(os.urandom(32)).decode("ascii")
 
 
-class Outbox:
-    """The outbox on SQLite (``path``) or PostgreSQL (``url`` postgresql://...)."""
+class Cursor(Protocol):
+    """What the shared statements need of a DB-API cursor (sqlite3's and psycopg's both fit)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, args: Sequence[Any] = (), /) -> object: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    def cursor(self) -> Cursor: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Outbox(ABC):
+    """The outbox on one database; a subclass says how to reach it, the rest is here. Each
+    thread gets its own connection (neither driver shares one between threads)."""
+
+    BLOB: ClassVar[str]  # column type of the sealed payloads
+    SERIAL: ClassVar[str]  # an integer primary key the database numbers itself
+    ROW_LOCK: ClassVar[str]  # closes the selects that pick rows to change: keeps concurrent workers apart
 
     def __init__(self, location: str, key: bytes, policy: Policy | None = None):
         self.location = location
-        self.postgres = location.startswith(("postgresql://", "postgres://"))
         self.policy = policy or Policy()
         self._aead = AESGCM(key)
         self._local = threading.local()
         with self._tx() as cur:
-            for statement in SCHEMA.format(blob="BYTEA" if self.postgres else "BLOB",
-                                           serial="BIGSERIAL" if self.postgres else "INTEGER").split(";"):
+            for statement in SCHEMA.format(blob=self.BLOB, serial=self.SERIAL).split(";"):
                 if statement.strip():
                     cur.execute(statement)
 
+    # -- what a store provides -----------------------------------------------------------
+    @abstractmethod
+    def _connect(self) -> Connection:
+        """A new connection to ``self.location``, for the calling thread."""
+
+    @abstractmethod
+    def _begin(self, cur: Cursor, immediate: bool) -> None:
+        """Start a transaction on ``cur`` (``immediate``: it will write); ``_tx`` ends it."""
+
     # -- connections ---------------------------------------------------------------------
-    def _connection(self):
-        conn = getattr(self._local, "conn", None)
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if self.postgres:
-                import psycopg
-                conn = psycopg.connect(self.location, autocommit=False)
-            else:
-                _create_private(Path(self.location))
-                conn = sqlite3.connect(self.location, timeout=30, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+            conn = self._local.conn = self._connect()
         return conn
 
-    class _Tx:
-        def __init__(self, outbox, immediate: bool):
-            self.outbox, self.immediate = outbox, immediate
-
-        def __enter__(self):
-            self.conn = self.outbox._connection()
-            if self.outbox.postgres:
-                self.cur = self.conn.cursor()
-            else:
-                self.cur = self.conn.cursor()
-                self.cur.execute("BEGIN IMMEDIATE" if self.immediate else "BEGIN")
-            return self.cur
-
-        def __exit__(self, kind, value, tb):
-            if kind is None:
-                self.conn.commit()
-            else:
-                self.conn.rollback()
-            return False
-
-    def _tx(self, immediate: bool = True):
-        return self._Tx(self, immediate)
-
-    def _q(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.postgres else sql
+    @contextmanager
+    def _tx(self, immediate: bool = True) -> Iterator[Cursor]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        conn = self._connection()
+        cur = conn.cursor()
+        self._begin(cur, immediate)
+        try:
+            yield cur
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
     def close(self) -> None:
+        """Close the calling thread's connection."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -212,16 +215,12 @@ class Outbox:
     # -- writing -------------------------------------------------------------------------
     def register_destination(self, destination_id: str, config: dict) -> None:
         with self._tx() as cur:
-            if self.postgres:
-                cur.execute("INSERT INTO destinations (id, config) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE "
-                            "SET config = EXCLUDED.config", (destination_id, json.dumps(config)))
-            else:
-                cur.execute("INSERT OR REPLACE INTO destinations (id, config) VALUES (?, ?)",
-                            (destination_id, json.dumps(config)))
+            cur.execute("INSERT INTO destinations (id, config) VALUES (?, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET config = excluded.config", (destination_id, json.dumps(config)))
 
     def destination(self, destination_id: str) -> dict:
         with self._tx(immediate=False) as cur:
-            cur.execute(self._q("SELECT config FROM destinations WHERE id = ?"), (destination_id,))
+            cur.execute("SELECT config FROM destinations WHERE id = ?", (destination_id,))
             row = cur.fetchone()
         if row is None:
             raise OutboxError(f"unknown destination {destination_id!r}", code="outbox.unknown_destination")
@@ -235,13 +234,13 @@ class Outbox:
         payload = self._seal(row_id, {"data": data, "jws": jws, "sm2": sm2, "reference": reference})
         now = time.time()
         with self._tx() as cur:
-            cur.execute(self._q("INSERT INTO outbox (id, photo_id, credential, destination, filename, payload, status,"
-                                " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
-                                " ON CONFLICT (photo_id, credential, destination) DO NOTHING"),
+            cur.execute("INSERT INTO outbox (id, photo_id, credential, destination, filename, payload, status, "
+                        "attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
+                        "ON CONFLICT (photo_id, credential, destination) DO NOTHING",
                         (row_id, photo_id, credential, destination, filename, payload, PENDING, now, now))
             added = cur.rowcount == 1
             if not added:
-                cur.execute(self._q("SELECT id FROM outbox WHERE photo_id = ? AND credential = ? AND destination = ?"),
+                cur.execute("SELECT id FROM outbox WHERE photo_id = ? AND credential = ? AND destination = ?",
                             (photo_id, credential, destination))
                 row_id = cur.fetchone()[0]
         return row_id, added
@@ -251,27 +250,15 @@ class Outbox:
         """Lease up to ``limit`` due rows: [(delivery, destination id)]. A row whose lease ran out
         after its last allowed attempt (its worker died each time) is dead-lettered instead."""
         now = time.time()
-        lease_until = now + self.policy.lease
-        due = ("(status = 'pending' AND next_attempt_at <= ?) OR (status = 'delivering' AND lease_until < ?)")
         with self._tx() as cur:
             self._abandon_exhausted(cur, now)
-            if self.postgres:
-                cur.execute("UPDATE outbox SET status = 'delivering', lease_until = %s, attempts = attempts + 1 "
-                            "WHERE id IN (SELECT id FROM outbox WHERE " + due.replace("?", "%s") +
-                            " ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) "
-                            "RETURNING id, photo_id, credential, destination, filename, payload, attempts",
-                            (lease_until, now, now, limit))
-                rows = cur.fetchall()
-            else:
-                cur.execute("SELECT id FROM outbox WHERE " + due + " ORDER BY next_attempt_at LIMIT ?",
-                            (now, now, limit))
-                ids = [r[0] for r in cur.fetchall()]
-                rows = []
-                for row_id in ids:
-                    cur.execute("UPDATE outbox SET status = 'delivering', lease_until = ?, attempts = attempts + 1 "
-                                "WHERE id = ? RETURNING id, photo_id, credential, destination, filename, payload, "
-                                "attempts", (lease_until, row_id))
-                    rows.append(cur.fetchone())
+            cur.execute("UPDATE outbox SET status = 'delivering', lease_until = ?, attempts = attempts + 1 "
+                        "WHERE id IN (SELECT id FROM outbox WHERE (status = 'pending' AND next_attempt_at <= ?) "
+                        "OR (status = 'delivering' AND lease_until < ?) "
+                        f"ORDER BY next_attempt_at LIMIT ? {self.ROW_LOCK}) "
+                        "RETURNING id, photo_id, credential, destination, filename, payload, attempts",
+                        (now + self.policy.lease, now, now, limit))
+            rows = cur.fetchall()
         out = []
         for row_id, photo_id, credential, destination, filename, payload, attempts in rows:
             body = self._open(row_id, payload)
@@ -279,44 +266,42 @@ class Outbox:
                                  attempts, body["reference"]), destination))
         return out
 
-    def _abandon_exhausted(self, cur, now: float) -> None:
-        cur.execute(self._q("SELECT id, attempts FROM outbox WHERE status = 'delivering' AND lease_until < ? "
-                            "AND attempts >= ?") + (" FOR UPDATE SKIP LOCKED" if self.postgres else ""),
-                    (now, self.policy.max_attempts))
+    def _abandon_exhausted(self, cur: Cursor, now: float) -> None:
+        cur.execute("SELECT id, attempts FROM outbox WHERE status = 'delivering' AND lease_until < ? "
+                    f"AND attempts >= ? {self.ROW_LOCK}", (now, self.policy.max_attempts))
         for row_id, attempts in cur.fetchall():
             detail = (f"the lease ran out after attempt {attempts} of {self.policy.max_attempts}: "
                       "the worker stopped mid-delivery")
-            cur.execute(self._q("UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = ? WHERE id = ?"),
+            cur.execute("UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = ? WHERE id = ?",
                         (f"deliver.interrupted: {detail}", row_id))
-            cur.execute(self._q("INSERT INTO attempts (outbox_id, attempt, started_at, finished_at, outcome, code, "
-                                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                        (row_id, attempts, now, now, "dead", "deliver.interrupted", detail))
+            cur.execute("INSERT INTO attempts (outbox_id, attempt, started_at, finished_at, outcome, code, detail) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (row_id, attempts, now, now, "dead", "deliver.interrupted",
+                                                         detail))
 
-    def _audit(self, cur, delivery: Delivery, started: float, outcome: str, code: str | None, detail: str) -> None:
-        cur.execute(self._q("INSERT INTO attempts (outbox_id, attempt, started_at, finished_at, outcome, code, detail)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    def _audit(self, cur: Cursor, delivery: Delivery, started: float, outcome: str, code: str | None,
+               detail: str) -> None:
+        cur.execute("INSERT INTO attempts (outbox_id, attempt, started_at, finished_at, outcome, code, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (delivery.id, delivery.attempt, started, time.time(), outcome, code, detail[:2000]))
 
     def delivered(self, delivery: Delivery, receipt_id: str | None, detail: str, started: float) -> None:
         with self._tx() as cur:
-            cur.execute(self._q("UPDATE outbox SET status = 'delivered', delivered_at = ?, receipt_id = ?, "
-                                "lease_until = NULL, last_error = NULL WHERE id = ?"),
-                        (time.time(), receipt_id, delivery.id))
+            cur.execute("UPDATE outbox SET status = 'delivered', delivered_at = ?, receipt_id = ?, "
+                        "lease_until = NULL, last_error = NULL WHERE id = ?", (time.time(), receipt_id, delivery.id))
             self._audit(cur, delivery, started, "delivered", None, detail)
 
     def failed(self, delivery: Delivery, code: str, message: str, permanent: bool, retry_after: float | None,
                started: float) -> str:
         """Record a failed attempt; returns the row's new status (pending again, or dead)."""
         with self._tx() as cur:
-            cur.execute(self._q("SELECT created_at FROM outbox WHERE id = ?"), (delivery.id,))
+            cur.execute("SELECT created_at FROM outbox WHERE id = ?", (delivery.id,))
             created = cur.fetchone()[0]
             too_many = delivery.attempt >= self.policy.max_attempts
             too_old = time.time() - created > self.policy.max_age
             status = DEAD if permanent or too_many or too_old else PENDING
             next_at = time.time() + self.policy.delay(delivery.attempt, retry_after)
-            cur.execute(self._q("UPDATE outbox SET status = ?, next_attempt_at = ?, lease_until = NULL, "
-                                "last_error = ? WHERE id = ?"), (status, next_at, f"{code}: {message}"[:2000],
-                                                                  delivery.id))
+            cur.execute("UPDATE outbox SET status = ?, next_attempt_at = ?, lease_until = NULL, last_error = ? "
+                        "WHERE id = ?", (status, next_at, f"{code}: {message}"[:2000], delivery.id))
             self._audit(cur, delivery, started, "dead" if status == DEAD else "retry", code, message)
         return status
 
@@ -329,8 +314,8 @@ class Outbox:
     def history(self, row_id: str) -> list[dict]:
         """Every attempt of one row, oldest first: what an operator reads about a dead letter."""
         with self._tx(immediate=False) as cur:
-            cur.execute(self._q("SELECT attempt, started_at, finished_at, outcome, code, detail FROM attempts "
-                                "WHERE outbox_id = ? ORDER BY attempt, started_at"), (row_id,))
+            cur.execute("SELECT attempt, started_at, finished_at, outcome, code, detail FROM attempts "
+                        "WHERE outbox_id = ? ORDER BY attempt, started_at", (row_id,))
             names = ("attempt", "started_at", "finished_at", "outcome", "code", "detail")
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -343,7 +328,7 @@ class Outbox:
             args = (status,)
         sql += " ORDER BY created_at LIMIT ?"
         with self._tx(immediate=False) as cur:
-            cur.execute(self._q(sql), args + (limit,))
+            cur.execute(sql, args + (limit,))
             names = ("id", "photo_id", "credential", "destination", "status", "attempts", "next_attempt_at",
                      "receipt_id", "last_error")
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -351,9 +336,8 @@ class Outbox:
     def retry(self, row_id: str) -> bool:
         """Put a dead (or waiting) row back in the queue now, attempts reset."""
         with self._tx() as cur:
-            cur.execute(self._q("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
-                                "lease_until = NULL WHERE id = ? AND status IN ('dead', 'pending')"),
-                        (time.time(), row_id))
+            cur.execute("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL "
+                        "WHERE id = ? AND status IN ('dead', 'pending')", (time.time(), row_id))
             return cur.rowcount == 1
 
     def next_due(self) -> float | None:
@@ -365,6 +349,17 @@ class Outbox:
         return None if value is None else max(0.0, value - time.time())
 
 
+def connect_outbox(location: str, key: bytes, policy: Policy | None = None) -> Outbox:
+    """The outbox at ``location``: a postgresql:// URL, else the path of a SQLite file."""
+    if location.startswith(("postgresql://", "postgres://")):
+        from .outbox_postgres import PostgresOutbox  # psycopg is needed only for a shared outbox
+
+        return PostgresOutbox(location, key, policy)
+    from .outbox_sqlite import SqliteOutbox
+
+    return SqliteOutbox(location, key, policy)
+
+
 def open_outbox(data_dir: str | None = None, database: str | None = None, key_file: str | None = None,
                 policy: Policy | None = None) -> Outbox:
     """The outbox named by the options or environment: PostgreSQL URL, else SQLite in the data dir."""
@@ -372,4 +367,4 @@ def open_outbox(data_dir: str | None = None, database: str | None = None, key_fi
     if not database:
         home = data_dir or os.environ.get(ENV_HOME) or str(Path.home() / ".photocore")
         database = str(Path(home) / "outbox.sqlite3")
-    return Outbox(database, load_key(key_file), policy)
+    return connect_outbox(database, load_key(key_file), policy)

@@ -21,7 +21,7 @@ from typing import Any
 from ..adapters.registry import make_sender
 from ..errors import PhotocoreError
 from .outbox import DEAD, Outbox
-from .transports.base import DeliveryError, Transport
+from .transports.base import Delivery, DeliveryError, Transport
 
 
 class _RateLimit:
@@ -91,7 +91,7 @@ class Worker:
                 transport.close()
             self.outbox.close()
 
-    def _deliver(self, delivery, destination: str, transports: dict[str, Transport],
+    def _deliver(self, delivery: Delivery, destination: str, transports: dict[str, Transport],
                  configs: dict[str, dict[str, Any]]) -> None:
         """One attempt, settled on its row whatever happens."""
         started = time.time()

@@ -16,9 +16,10 @@ order by the file and object stores (``put``; the last one marks the delivery co
 from __future__ import annotations
 
 import posixpath
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Self
 
 from ...errors import ConfigError, DeliveryError
 
@@ -103,28 +104,50 @@ def native_files(delivery: Delivery) -> list[File]:
     return files + [File(name, delivery.data, content_type_of(name), meta)]
 
 
-class Transport(Protocol):
-    def send(self, delivery: Delivery) -> Receipt: ...
+class Transport(ABC):
+    """What the delivery workers send through: a transport below, or an adapter on one
+    (``photocore.adapters.Adapted``)."""
 
-    def close(self) -> None: ...
+    @abstractmethod
+    def send(self, delivery: Delivery) -> Receipt:
+        """Deliver once; a failure is a ``DeliveryError`` saying whether a retry can help."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the transport holds open (connections, an event loop)."""
 
 
-class FileTransport(Transport, Protocol):
+class FileTransport(Transport):
     """A transport that stores named files: folder, sftp, s3."""
 
+    @classmethod
+    @abstractmethod
+    def from_config(cls, cfg: dict) -> Self:
+        """The transport from a destination's settings (with ``"transport"``)."""
+
+    @abstractmethod
     def put(self, files: Sequence[File], delivery: Delivery) -> Receipt:
         """Store ``files`` in order, each atomically; the last marks the delivery complete (when it
         is already there with the same bytes, nothing is written: "already delivered")."""
-        ...
 
+    @abstractmethod
     def fetch(self, name: str) -> bytes | None:
         """What is stored under ``name`` (relative, as given to ``put``), or None: for checking."""
-        ...
+
+    def send(self, delivery: Delivery) -> Receipt:
+        """The transports' own layout, without an adapter (``native_files``)."""
+        return self.put(native_files(delivery), delivery)
 
 
-class RequestTransport(Transport, Protocol):
+class RequestTransport(Transport):
     """A transport that posts one request per delivery: http."""
 
+    @classmethod
+    @abstractmethod
+    def from_config(cls, cfg: dict) -> Self:
+        """The transport from a destination's settings (with ``"transport"``)."""
+
+    @abstractmethod
     def post(self, request: Request, delivery: Delivery) -> Receipt: ...
 
 

@@ -14,12 +14,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import Delivery, DeliveryError, File, Receipt, check_config, check_path, native_files
+from .base import Delivery, DeliveryError, File, FileTransport, Receipt, check_config, check_path
 
 KEYS = {"transport", "directory"}
 
 
-class FolderTransport:
+class FolderTransport(FileTransport):
     def __init__(self, directory: str):
         self.directory = Path(directory)
 
@@ -52,9 +52,6 @@ class FolderTransport:
         except OSError as exc:  # a share that is not mounted, a full disk: may pass
             raise DeliveryError(f"cannot write to {self.directory}: {exc}", code="deliver.folder_unavailable") from exc
         return Receipt(str(last), "written")
-
-    def send(self, delivery: Delivery) -> Receipt:
-        return self.put(native_files(delivery), delivery)
 
     def fetch(self, name: str) -> bytes | None:
         try:

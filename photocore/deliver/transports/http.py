@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from ...errors import ConfigError
-from .base import Delivery, DeliveryError, Receipt, Request, Secret, check_config, content_type_of
+from .base import Delivery, DeliveryError, Receipt, Request, RequestTransport, Secret, check_config, content_type_of
 
 KEYS = {"transport", "url", "mode", "fields", "auth", "mtls", "webhook", "timeout", "headers"}
 DEFAULT_FIELDS = {"photo_id": "photo_id", "credential": "credential", "image": "image_base64", "jws": "jws",
@@ -52,7 +52,7 @@ def webhook_signature(msg_id: str, timestamp: int, body: bytes, *, secret: str |
     return " ".join(parts)
 
 
-class HttpTransport:
+class HttpTransport(RequestTransport):
     def __init__(self, url: str, *, mode: str = "json", fields: dict | None = None, auth: dict | None = None,
                  mtls: dict | None = None, webhook: dict | None = None, timeout: float = 20.0,
                  headers: dict | None = None):

@@ -28,7 +28,7 @@ from botocore.exceptions import (
 )
 
 from ...errors import ConfigError
-from .base import Delivery, DeliveryError, File, Receipt, Secret, check_config, check_path, native_files
+from .base import Delivery, DeliveryError, File, FileTransport, Receipt, Secret, check_config, check_path
 
 KEYS = {"transport", "endpoint_url", "bucket", "prefix", "region", "access_key", "secret_key", "timeout",
         "addressing_style"}
@@ -57,7 +57,7 @@ def delivery_error(exc: Exception, where: str) -> DeliveryError:
     return DeliveryError(f"s3 {where}: {type(exc).__name__}: {exc}", code="deliver.s3_unavailable")
 
 
-class S3Transport:
+class S3Transport(FileTransport):
     def __init__(self, bucket: str, *, endpoint_url: str | None = None, prefix: str = "", region: str = "us-east-1",
                  access_key: str | None = None, secret_key: str | None = None, timeout: float = 20.0,
                  addressing_style: str = "path"):
@@ -124,9 +124,6 @@ class S3Transport:
         except (ClientError, BotoCoreError) as exc:
             raise delivery_error(exc, where) from exc
         return Receipt(where, f"already delivered (ETag {etag})" if already else f"stored (ETag {etag})")
-
-    def send(self, delivery: Delivery) -> Receipt:
-        return self.put(native_files(delivery), delivery)
 
     def fetch(self, name: str) -> bytes | None:
         try:

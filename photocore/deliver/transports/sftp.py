@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import asyncssh
 
 from ...errors import ConfigError, PhotocoreError
-from .base import Delivery, DeliveryError, File, Receipt, Secret, check_config, check_path, native_files
+from .base import Delivery, DeliveryError, File, FileTransport, Receipt, Secret, check_config, check_path
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ _CONNECTION_LOST = (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, asyncs
                     asyncssh.ServiceNotAvailable, ConnectionError, EOFError)
 
 
-class SftpTransport:
+class SftpTransport(FileTransport):
     def __init__(self, host: str, *, username: str, port: int = 22, password: str | None = None,
                  private_key: str | None = None, private_key_file: str | None = None,
                  known_hosts: str | None = None, insecure_skip_host_key_check: bool = False, directory: str = ".",
@@ -212,9 +212,6 @@ class SftpTransport:
             if not kept:
                 raise
         return await self._upload(files, delivery)  # the kept connection had gone stale: once more, fresh
-
-    def send(self, delivery: Delivery) -> Receipt:
-        return self.put(native_files(delivery), delivery)
 
     def fetch(self, name: str) -> bytes | None:
         async def read() -> bytes | None:
