@@ -2,7 +2,7 @@
 
 Exit codes (all commands): 0 everything checked passed, 1 something failed, 2 unusable input
 or configuration (the error code is printed), 3 an internal error (a bug: please report it).
-No traceback is printed unless asked: ``photocore --debug ...`` or ``PHOTOCORE_DEBUG=1`` prints
+No traceback is printed unless asked: ``--debug`` (before or after the subcommand) or ``PHOTOCORE_DEBUG=1`` prints
 it to stderr, for typed errors and internal errors alike, before the usual one-line message.
 """
 
@@ -716,7 +716,7 @@ def _deadline_option(parser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photocore", description="ID-photo checks for every credential.")
-    parser.add_argument("--debug", action="store_true",
+    parser.add_argument("--debug", action="store_true",  # main() also takes it after the subcommand
                         help="print the traceback of an error to stderr (also: PHOTOCORE_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check captures and say what to fix")
@@ -1002,9 +1002,18 @@ def _debugging(args: argparse.Namespace) -> bool:
         "", "0", "false", "no", "off")
 
 
+def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--debug``, wherever it stands before a ``--`` (before or after the
+    subcommand), and whether it was there."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    options = argv[:end]
+    return [a for a in options if a != "--debug"] + argv[end:], "--debug" in options
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv, asked = _take_debug(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
-    debug = _debugging(args)
+    args.debug = debug = asked or _debugging(args)  # commands that report per image read it too
     try:
         with _quiet_native_logs():
             return args.run(args)

@@ -137,7 +137,7 @@ def _failing(exc: BaseException):
     (errors.DecodeError("zero bytes", code="decode.empty"), 2, "decode.empty: zero bytes"),
     (RuntimeError("boom"), 3, "internal.error: RuntimeError: boom"),
 ])
-@pytest.mark.parametrize("how", ["default", "flag", "env", "env-off"])
+@pytest.mark.parametrize("how", ["default", "flag", "flag-after", "env", "env-off"])
 def test_debug_shows_tracebacks(monkeypatch, capsys, exc, status, line, how):
     from photocore import cli
 
@@ -146,6 +146,8 @@ def test_debug_shows_tracebacks(monkeypatch, capsys, exc, status, line, how):
     argv = ["check", "x.jpg"]
     if how == "flag":
         argv.insert(0, "--debug")
+    elif how == "flag-after":  # after the subcommand, as people type it
+        argv.append("--debug")
     elif how == "env":
         monkeypatch.setenv("PHOTOCORE_DEBUG", "1")
     elif how == "env-off":
@@ -153,7 +155,7 @@ def test_debug_shows_tracebacks(monkeypatch, capsys, exc, status, line, how):
     assert cli.main(argv) == status
     err = capsys.readouterr().err
     assert line in err
-    assert ("Traceback (most recent call last)" in err) == (how in ("flag", "env"))
+    assert ("Traceback (most recent call last)" in err) == (how in ("flag", "flag-after", "env"))
 
 
 # inside the command, stderr is a copy of file descriptor 2 (cli._quiet_native_logs): capfd
