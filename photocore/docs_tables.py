@@ -94,7 +94,8 @@ def default_code(cls: type[BaseException]) -> str | None:
 
 def raised_codes(root: Path = PACKAGE) -> dict[str, set[str]]:
     """code -> the classes (or ``"-"`` for a result field) it is given to in the package's source:
-    every ``code="x.y"`` literal, the default code of a class raised without one, and the
+    every ``code="x.y"`` literal, the default code of a class raised without one, the failure
+    code of a signature check (``_Invalid("verify.x", ...)`` in sign/verify.py), and the
     ``"x.y: ..."`` prefix of an argparse type error."""
     classes = exception_classes()
     found: dict[str, set[str]] = {}
@@ -113,6 +114,10 @@ def raised_codes(root: Path = PACKAGE) -> dict[str, set[str]]:
                 default = default_code(classes[name])
                 if default is not None:
                     found.setdefault(default, set()).add(name)
+            elif code is None and name == "_Invalid" and node.args:  # a verify result's failure code
+                first = node.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    found.setdefault(first.value, set()).add("-")
             elif code is None and name == "ArgumentTypeError" and node.args:
                 first = node.args[0]
                 text = first.value if isinstance(first, ast.Constant) else (
