@@ -368,7 +368,7 @@ def cmd_batch(args) -> int:
         load_signer(args.keys)  # a wrong passphrase or empty store fails now, not in every worker
     settings = BatchSettings(out_dir=str(Path(args.out_dir).resolve()), credentials=tuple(credentials),
                              catalogue=args.catalogue, keys=str(Path(args.keys).resolve()) if args.sign else None,
-                             station=args.station, deadline=args.deadline)
+                             station=args.station, deadline=args.deadline, debug=args.debug)
     client = None
     if args.scheduler:
         try:

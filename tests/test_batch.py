@@ -154,3 +154,14 @@ def test_dask_cluster_gives_the_same_report(local_run, tmp_path):
     local = sorted(tuple(r[k] for k in strip) for r in report_rows(root / "out"))
     dask = sorted(tuple(r[k] for k in strip) for r in report_rows(tmp_path / "out"))
     assert local == dask
+
+
+def test_debug_prints_where_a_captures_error_came_from_and_keeps_it_out_of_the_reports(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "broken.jpg").write_bytes(NEUTRAL[3].read_bytes()[:4000])  # truncated: fails in decode
+    proc = run(str(src), str(tmp_path / "out"), *CREDENTIALS, "--workers", "1", "--quiet", "--debug")
+    assert proc.returncode == 1, proc.stderr
+    assert "broken.jpg:\nTraceback (most recent call last)" in proc.stderr and "decode.truncated" in proc.stderr
+    assert "Traceback" not in (tmp_path / "out" / "report.json").read_text(encoding="utf-8")
+    assert report_rows(tmp_path / "out")[0]["codes"] == "decode.truncated"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ class BatchSettings:
     keys: str | None = None  # sign with this key store (the passphrase comes from each worker's env)
     station: str | None = None
     deadline: float | None = None  # seconds per capture (capture.deadline past it)
+    debug: bool = False  # a capture's error carries its traceback to the main process (--debug)
 
     def target_dir(self, rel: str) -> Path:
         return Path(self.out_dir) / Path(rel).with_suffix("")
@@ -81,10 +83,14 @@ def process(path: str, rel: str, settings: BatchSettings) -> dict:
     the batch goes on."""
     try:
         return _process(path, rel, settings)
-    except PhotocoreError as exc:
-        return error_record(rel, settings.credentials, exc.code, exc.message)
-    except Exception as exc:  # noqa: BLE001 - a bug: say so in the report rather than stop an archive's batch
-        return error_record(rel, settings.credentials, "internal.error", f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a bug too: say so in the report rather than stop an archive's batch
+        if isinstance(exc, PhotocoreError):
+            record = error_record(rel, settings.credentials, exc.code, exc.message)
+        else:
+            record = error_record(rel, settings.credentials, "internal.error", f"{type(exc).__name__}: {exc}")
+        if settings.debug:  # printed by the main process, never written to the reports
+            record["traceback"] = traceback.format_exc()
+        return record
 
 
 _threads_pinned = False

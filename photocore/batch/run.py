@@ -115,6 +115,9 @@ def run_batch(in_dir, out_dir, settings: BatchSettings, executor: cf.Executor, *
                 except Exception as exc:  # noqa: BLE001 - the worker itself died (killed, out of memory)
                     record = error_record(rel, settings.credentials, "batch.worker_lost",
                                           str(exc) or type(exc).__name__)
+                trace = record.pop("traceback", None)
+                if trace:  # --debug: where a capture's error came from (above the progress bar)
+                    (progress.write if progress else print)(f"{rel}:\n{trace}", file=sys.stderr, end="")
                 journal.add(record)
                 if progress:
                     progress.update(1)
