@@ -17,7 +17,7 @@ from photocore.decode import decode
 from photocore.errors import AnalysisError
 from photocore.judge import Profile, judge, load_profile
 from photocore.measures import REGISTRY, expression
-from photocore.measures.base import clamp_score
+from photocore.measures.scores import clamp_score
 from photocore.measures.smile_features import FEATURES, features
 
 from conftest import DATA, NEUTRAL, SMILING

@@ -5,7 +5,8 @@ import numpy as np
 import photocore
 from photocore.analysis import linear_luminance
 from photocore.measures import REGISTRY
-from photocore.measures.base import NO_FACE, clamp_score, median, percentile, sigmoid
+from photocore.measures.base import NO_FACE, median, percentile
+from photocore.measures.table import TABLES
 
 from conftest import jpeg_bytes
 
@@ -31,9 +32,11 @@ def test_without_a_face_face_measures_say_why():
 
 def test_ofiq_mappings_reproduce_the_standard_examples():
     # ISO/IEC 29794-5 InterEyeDistance: 100 * S(x; 70, 20)
-    assert [clamp_score(100 * sigmoid(x, 70, 20)) for x in (45, 60, 70, 90, 120)] == [22, 38, 50, 73, 92]
+    ied = TABLES["inter_eye_distance"].score
+    assert ied is not None and [ied(x, {}) for x in (45, 60, 70, 90, 120)] == [22, 38, 50, 73, 92]
     # HeadSize: 200 * (1 - S(|x - 0.45|; 0, 0.05))
-    assert [clamp_score(200 * (1 - sigmoid(abs(x - 0.45), 0, 0.05))) for x in (0.3, 0.4, 0.45)] == [9, 54, 100]
+    head = TABLES["head_size"].score
+    assert head is not None and [head(x, {}) for x in (0.3, 0.4, 0.45)] == [9, 54, 100]
 
 
 def test_registry_names_are_unique_and_callable():

@@ -1,6 +1,7 @@
 """Quality measures in the ISO/IEC 29794-5 family, one small module each.
 
-Importing this package registers every measure. ``measure_all`` runs each registered
+Importing this package registers every measure, each with its table in
+``profiles/measures.toml`` (unit, decimals, score curve). ``measure_all`` runs each registered
 measure once on an analysis; the results are shared by every profile that is judged.
 """
 
@@ -32,6 +33,9 @@ from . import (  # noqa: F401  (imported to register)
     unified_quality,
 )
 from .base import REGISTRY, Measurement
+from .table import check_tables
+
+check_tables(REGISTRY)  # a table naming no measure is a typo, found now rather than never
 
 
 def measure_all(analysis: Analysis) -> dict[str, Measurement]:

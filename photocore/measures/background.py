@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..analysis import linear_luminance
-from .base import Measurement, clamp_score, histogram_median, not_assessed, register, sigmoid
+from .base import NotAssessed, Outcome, Reading, histogram_median, measure
 
 MIN_BACKGROUND_SHARE = 0.03
 # How far loose hair strays beyond the person mask, in face widths: on the London studio
@@ -43,9 +43,9 @@ def _histogram(lum, mask) -> np.ndarray:
     return np.cumsum(cv2.calcHist([lum], [0], mask.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64))
 
 
-def _too_little(name, unit, background):
+def _too_little(background) -> NotAssessed | None:
     if background.mean() < MIN_BACKGROUND_SHARE:
-        return not_assessed(name, unit, "almost no background is visible around the person")
+        return NotAssessed("almost no background is visible around the person")
     return None
 
 
@@ -57,29 +57,27 @@ def _beyond_hair(analysis, background, person, factor):
     return background & (distance > HAIR_REACH * analysis.face_width * factor)
 
 
-@register("background_uniformity")
-def background_uniformity(analysis) -> Measurement:
+@measure
+def background_uniformity(analysis) -> Outcome:
     _, lum, background, person, factor = analysis.shared(_background)
     background = _beyond_hair(analysis, background, person, factor)
-    missing = _too_little("background_uniformity", "gradient", background)
+    missing = _too_little(background)
     if missing:
         return missing
     # Sobel of whole grey levels is exact in float32 from uint8 too; magnitude written over gx.
     gx, gy = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3)
     magnitude = cv2.magnitude(gx, gy, gx)
-    value = float(magnitude[background].mean())
-    return Measurement("background_uniformity", round(value, 2),
-                       clamp_score(190 * (1 - sigmoid(value, 10, 100))), "gradient")
+    return float(magnitude[background].mean())
 
 
-@register("background_shadow")
-def background_shadow(analysis) -> Measurement:
+@measure
+def background_shadow(analysis) -> Outcome:
     _, lum, background, person, factor = analysis.shared(_background)
-    missing = _too_little("background_shadow", "share", background)
+    missing = _too_little(background)
     if missing:
         return missing
     if not analysis.has_face:
-        return not_assessed("background_shadow", "share", "no face, so no head to look beside")
+        return NotAssessed("no face, so no head to look beside")
     reach = max(3, int(0.6 * analysis.face_width * factor))
     near_person = cv2.dilate(person.view(np.uint8), np.ones((reach, reach), np.uint8)).view(bool)
     near = background & near_person
@@ -90,22 +88,20 @@ def background_shadow(analysis) -> Measurement:
     far[chin_y:, :] = False
     near_counts, far_counts = _histogram(lum, near), _histogram(lum, far)
     if near_counts[-1] < 20 or far_counts[-1] < 20:
-        return not_assessed("background_shadow", "share", "too little background beside the head to compare")
+        return NotAssessed("too little background beside the head to compare")
     near_level, far_level = histogram_median(near_counts), histogram_median(far_counts)
-    value = max(0.0, (far_level - near_level) / max(far_level, 1.0))
-    return Measurement("background_shadow", round(value, 3), clamp_score(100 * (1 - value / 0.3)), "share",
-                       details={"near": near_level, "far": far_level})
+    return Reading(max(0.0, (far_level - near_level) / max(far_level, 1.0)),
+                   details={"near": near_level, "far": far_level})
 
 
-@register("background_colour")
-def background_colour(analysis) -> Measurement:
+@measure
+def background_colour(analysis) -> Outcome:
     rgb, _, background, _, _ = analysis.shared(_background)
-    missing = _too_little("background_colour", "L*", background)
+    missing = _too_little(background)
     if missing:
         return missing
     mean = cv2.mean(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB), mask=background.view(np.uint8))
     lightness = mean[0] * 100 / 255
     a, b = mean[1] - 128, mean[2] - 128
     chroma = float(np.hypot(a, b))
-    return Measurement("background_colour", round(lightness, 1), clamp_score(lightness), "L*",
-                       details={"a": round(a, 1), "b": round(b, 1), "chroma": round(chroma, 1)})
+    return Reading(lightness, details={"a": round(a, 1), "b": round(b, 1), "chroma": round(chroma, 1)})

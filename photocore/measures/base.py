@@ -1,13 +1,17 @@
 """What a measure returns, and the registry measures add themselves to (as Pillow's plugins).
 
-A measure is a small pure function of the one ``Analysis``: it returns a native value in
-real units (degrees, pixels, ratios) and a 0-100 quality score (higher is better), or says
-why it could not assess the capture. Judging against limits happens elsewhere (judge.py):
-a measure never decides pass or fail.
+A measure is a small pure function of the one ``Analysis``, registered under its own name by
+``@measure``. It returns its native value in real units (degrees, pixels, ratios), alone or as a
+``Reading`` with details, or ``NotAssessed`` saying why it could not assess the capture. What
+stays the same from capture to capture is data beside the limits (``profiles/measures.toml``,
+``table.py``): its unit, its decimals and the curve from value to 0-100 quality score (higher
+is better). The registry joins the two into the ``Measurement`` the rest of photocore reads.
+Judging against limits happens elsewhere (judge.py): a measure never decides pass or fail.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..analysis import Analysis
+from ..errors import ConfigError
+from .table import SOURCE, TABLES
 
 
 @dataclass(frozen=True)
@@ -33,36 +39,55 @@ class Measurement:
         return self.value is not None
 
 
-MeasureFn = Callable[[Analysis], Measurement]
-REGISTRY: dict[str, MeasureFn] = {}
+@dataclass(frozen=True)
+class Reading:
+    """A measure's value as measured (its table rounds it for the report, after scoring it)."""
+    value: float
+    details: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, float] = field(default_factory=dict)  # other numbers its score reads (``input``)
 
 
-def register(name: str) -> Callable[[MeasureFn], MeasureFn]:
-    def add(fn: MeasureFn) -> MeasureFn:
-        if name in REGISTRY:
-            raise ValueError(f"measure {name!r} registered twice")
-        REGISTRY[name] = fn
-        return fn
-    return add
+@dataclass(frozen=True)
+class NotAssessed:
+    """Why a measure could not read the capture (its value and score are None)."""
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def not_assessed(name: str, unit: str, reason: str) -> Measurement:
-    return Measurement(name, None, None, unit, reason)
+Outcome = float | Reading | NotAssessed  # what a measure returns: its value alone, or with more
 
 
 NO_FACE = "no face was found, so this cannot be measured"
 
-
-def sigmoid(x: float, x0: float, w: float) -> float:
-    """ISO/IEC 29794-5's S(x; x0, w)."""
-    z = (x0 - x) / w
-    if z > 700:
-        return 0.0
-    return 1.0 / (1.0 + math.exp(z))
+MeasureFn = Callable[[Analysis], Measurement]
+REGISTRY: dict[str, MeasureFn] = {}
 
 
-def clamp_score(q: float) -> int:
-    return int(min(100, max(0, round(q))))
+def measure(fn: Callable[[Analysis], Outcome]) -> MeasureFn:
+    """Register ``fn`` under its own name; what it returns becomes a ``Measurement`` with its
+    table's unit, rounding and score."""
+    name = fn.__name__
+    if name in REGISTRY:
+        raise ValueError(f"measure {name!r} registered twice")
+    if name not in TABLES:
+        raise ConfigError(f"{SOURCE} has no table [{name}] for measure {name!r}", code="config.missing_key")
+    unit, digits, score = TABLES[name].unit, TABLES[name].digits, TABLES[name].score
+
+    @functools.wraps(fn)
+    def run(analysis: Analysis) -> Measurement:
+        result = fn(analysis)
+        if isinstance(result, NotAssessed):
+            return Measurement(name, None, None, unit, result.reason, result.details)
+        if not isinstance(result, Reading):
+            result = Reading(result)
+        if score is None:
+            raise ValueError(f"measure {name!r} gave a value, but its table in {SOURCE} has no score")
+        value = result.value
+        return Measurement(name, value if digits is None else round(value, digits), score(value, result.inputs),
+                           unit, None, result.details)
+
+    REGISTRY[name] = run
+    return run
 
 
 def _ranked(values: NDArray[Any], ranks: list[int]) -> list[float]:

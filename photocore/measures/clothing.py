@@ -25,7 +25,7 @@ import math
 import cv2
 import numpy as np
 
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, Measurement, NotAssessed, Outcome, Reading, measure
 
 ROWS = (0.1, 1.2)  # where the shoulder line is looked for, below the chin in eye-to-chin lengths
 BAND = 0.12  # eye-to-chin lengths of clothing read below the shoulder line
@@ -47,8 +47,14 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 def contrast(m: Measurement, colour) -> float:
     """CIE76 distance from ``colour`` (L*, a*, b*) of the nearest quarter of the shoulder line
-    (the lower 25th percentile of the distances: the value at that rank, no interpolation)."""
-    d = m.details["pixels"] - np.asarray(colour, dtype=np.float32)
+    of the ``clothing`` measurement ``m``."""
+    return _nearest_quarter(m.details["pixels"], colour)
+
+
+def _nearest_quarter(pixels: np.ndarray, colour) -> float:
+    """The lower 25th percentile of the distances from ``colour``: the value at that rank, no
+    interpolation."""
+    d: np.ndarray = pixels - np.asarray(colour, dtype=np.float32)
     squared = np.einsum("ij,ij->i", d, d)
     k = (len(squared) - 1) * NEAREST // 100
     return round(math.sqrt(float(np.partition(squared, k)[k])), 1)
@@ -78,17 +84,16 @@ def shoulder_pixels(analysis) -> tuple[np.ndarray, None] | tuple[None, str]:
     return small[rows, cols[keep][None]].reshape(-1, 3), None
 
 
-@register("clothing")
-def clothing(analysis) -> Measurement:
+@measure
+def clothing(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("clothing", "deltaE", NO_FACE)
+        return NotAssessed(NO_FACE)
     found = shoulder_pixels(analysis)  # kept whole: checking its first part narrows the second
     if found[0] is None:
-        return not_assessed("clothing", "deltaE", found[1])
+        return NotAssessed(found[1])
     pixels = _lab(found[0])
     pixels.flags.writeable = False
     mean = pixels.sum(axis=0) / len(pixels)
     details = {"pixels": pixels, "L": round(float(mean[0]), 1), "a": round(float(mean[1]), 1),
                "b": round(float(mean[2]), 1)}
-    value = contrast(Measurement("clothing", None, None, "deltaE", details=details), WHITE)
-    return Measurement("clothing", value, clamp_score(100 * value / 30), "deltaE", details=details)
+    return Reading(_nearest_quarter(pixels, WHITE), details=details)

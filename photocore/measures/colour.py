@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, sigmoid
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
 A_RANGE, B_RANGE = (5.0, 25.0), (5.0, 35.0)
 GREY_CHROMA = 3.0  # mean chroma below this: the image carries no colour
@@ -28,10 +28,10 @@ def _every_eighth(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels[::8, ::8]).view(np.uint8).reshape(*pixels[::8, ::8].shape, 3)
 
 
-@register("skin_colour")
-def skin_colour(analysis) -> Measurement:
+@measure
+def skin_colour(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("skin_colour", "deltaE", NO_FACE)
+        return NotAssessed(NO_FACE)
     # Chroma over a sparse grid of the whole image is enough to tell a greyscale capture.
     sparse = cv2.cvtColor(_every_eighth(analysis.image), cv2.COLOR_RGB2LAB).astype(np.float32)
     a_star, b_star = sparse[..., 1] - 128, sparse[..., 2] - 128
@@ -46,12 +46,11 @@ def skin_colour(analysis) -> Measurement:
         if patch.size:
             samples.append(cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_RGB2LAB).reshape(-1, 3))
     if not samples:
-        return not_assessed("skin_colour", "deltaE", "the cheeks are outside the image")
+        return NotAssessed("the cheeks are outside the image")
     mean = np.concatenate(samples).astype(np.float32).mean(axis=0)
     a, b = float(mean[1] - 128), float(mean[2] - 128)
     distance = 100.0 if (a < 0 or b < 0) else float(np.hypot(_distance(a, *A_RANGE), _distance(b, *B_RANGE)))
     if greyscale:
         distance = 0.0
-    return Measurement("skin_colour", round(distance, 1), clamp_score(200 * (1 - sigmoid(distance, 0, 10))),
-                       "deltaE", details={"a": round(a, 1), "b": round(b, 1), "greyscale": bool(greyscale),
-                                          "mean_chroma": round(mean_chroma, 2)})
+    return Reading(distance, details={"a": round(a, 1), "b": round(b, 1), "greyscale": bool(greyscale),
+                                      "mean_chroma": round(mean_chroma, 2)})

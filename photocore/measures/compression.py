@@ -4,13 +4,12 @@ A JPEG's quantisation tables say how hard it was compressed, independently of co
 other formats there is no table to read; rather than guess, the measure is not assessed.
 """
 
-from .base import Measurement, clamp_score, not_assessed, register, sigmoid
+from .base import NotAssessed, Outcome, measure
 
 
-@register("jpeg_quality")
-def jpeg_quality(analysis) -> Measurement:
+@measure
+def jpeg_quality(analysis) -> Outcome:
     quality = analysis.jpeg_quality
     if quality is None:
-        return not_assessed("jpeg_quality", "quality",
-                            "not a JPEG file: no quantisation tables to estimate compression from")
-    return Measurement("jpeg_quality", float(quality), clamp_score(100 * sigmoid(quality, 50, 8)), "quality")
+        return NotAssessed("not a JPEG file: no quantisation tables to estimate compression from")
+    return float(quality)

@@ -5,13 +5,11 @@ check (``CheckReport.measurements``) for quality statistics; the master capture 
 on them, since a washed-out face also fails ``image.exposure``.
 """
 
-import math
-
 import cv2
 import numpy as np
 
 from ..analysis import linear_luminance
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, NotAssessed, Outcome, measure
 
 _LEVELS = np.arange(256) / 255.0  # luminance levels as shares of white
 
@@ -27,34 +25,31 @@ def _face_histogram(analysis) -> np.ndarray:
     return cv2.calcHist([linear_luminance(roi)], [0], analysis.face_mask, [256], [0, 256]).ravel().astype(np.int64)
 
 
-def _counts_or_reason(analysis, name: str, unit: str):
-    """(face luminance histogram, None), or (None, a not-assessed measurement saying why)."""
+def _counts(analysis) -> np.ndarray | NotAssessed:
+    """The face luminance histogram, or why there is none."""
     if not analysis.has_face:
-        return None, not_assessed(name, unit, NO_FACE)
+        return NotAssessed(NO_FACE)
     counts = analysis.shared(_face_histogram)
     if not counts.any():
-        return None, not_assessed(name, unit, "the face region is empty")
-    return counts, None
+        return NotAssessed("the face region is empty")
+    return counts
 
 
-@register("luminance_variance")
-def luminance_variance(analysis) -> Measurement:
-    counts, missing = _counts_or_reason(analysis, "luminance_variance", "variance")
-    if missing:
-        return missing
+@measure
+def luminance_variance(analysis) -> Outcome:
+    counts = _counts(analysis)
+    if isinstance(counts, NotAssessed):
+        return counts
     n = counts.sum()
     mean = counts @ _LEVELS / n
-    v = float(counts @ (_LEVELS - mean) ** 2 / n)
-    return Measurement("luminance_variance", round(v, 5),
-                       clamp_score(100 * math.sin(math.pi * 60 * v / (60 * v + 1))), "variance")
+    return float(counts @ (_LEVELS - mean) ** 2 / n)
 
 
-@register("dynamic_range")
-def dynamic_range(analysis) -> Measurement:
-    counts, missing = _counts_or_reason(analysis, "dynamic_range", "bits")
-    if missing:
-        return missing
+@measure
+def dynamic_range(analysis) -> Outcome:
+    counts = _counts(analysis)
+    if isinstance(counts, NotAssessed):
+        return counts
     p = counts / counts.sum()
     p = p[p > 0]
-    entropy = float(-(p * np.log2(p)).sum())
-    return Measurement("dynamic_range", round(entropy, 3), clamp_score(12.5 * entropy), "bits")
+    return float(-(p * np.log2(p)).sum())

@@ -5,10 +5,9 @@ None of the models bundled in mediapipe 0.10.21 separates hair from a hat, a cap
 measure reports not assessed and the clerk checks by eye.
 """
 
-from .base import not_assessed, register
+from .base import NotAssessed, Outcome, measure
 
 
-@register("head_covering")
-def head_covering(analysis):
-    return not_assessed("head_covering", "share",
-                        "no bundled model tells hair from a hat or scarf; check by eye")
+@measure
+def head_covering(analysis) -> Outcome:
+    return NotAssessed("no bundled model tells hair from a hat or scarf; check by eye")

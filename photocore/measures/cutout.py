@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
 CELLS = 16  # grid cells per face width, at least
 # The photo's region around the face, in face widths: the credentials' frames lie about inside it.
@@ -42,20 +42,19 @@ MIN_WALL = 0.03  # share of the region the segmenter is sure is wall, below whic
 MIN_BAND = 0.05  # area of the head's edge band, in square face widths
 
 
-@register("background_cutout")
-def background_cutout(analysis) -> Measurement:
+@measure
+def background_cutout(analysis) -> Outcome:
     # the matte's own steps and constants; imported here, as the render package imports the
     # judge, which imports the measures
     from ..render.matte import REACH, UNSURE, WALLISH, extend, wall_distance
 
-    name, unit = "background_cutout", "share"
     if not analysis.has_face:
-        return not_assessed(name, unit, NO_FACE)
+        return NotAssessed(NO_FACE)
     small, mask = analysis.small, analysis.person_mask_small
     factor = small.shape[1] / analysis.image.shape[1]
     width = analysis.face_width * factor
     if width < MIN_FACE:
-        return not_assessed(name, unit, "the head is too small in the picture to judge its outline")
+        return NotAssessed("the head is too small in the picture to judge its outline")
     (cx, cy), chin = analysis.eye_mid * factor, analysis.chin[1] * factor
     # cells of ``step`` x ``step`` pixels (a whole number: averaging them is OpenCV's fast path)
     step = max(1, int(width / CELLS))
@@ -64,7 +63,7 @@ def background_cutout(analysis) -> Measurement:
     cols = (int(min(w, cx + SIDE * width)) - x0) // step
     rows = (int(min(h, chin + BELOW_CHIN * width)) - y0) // step
     if cols < 4 or rows < 4:
-        return not_assessed(name, unit, "the head is at the edge of the picture")
+        return NotAssessed("the head is at the edge of the picture")
     x1, y1, k = x0 + cols * step, y0 + rows * step, 1 / step
     colour = cv2.resize(small[y0:y1, x0:x1], (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float32)
     person = cv2.resize(mask[y0:y1, x0:x1], (cols, rows), interpolation=cv2.INTER_AREA)
@@ -72,7 +71,7 @@ def background_cutout(analysis) -> Measurement:
     seen = person < UNSURE[0]
     wall_share = float(np.count_nonzero(seen)) / seen.size
     if wall_share < MIN_WALL:
-        return not_assessed(name, unit, "almost no background is visible around the head")
+        return NotAssessed("almost no background is visible around the head")
     inside = (person > 0.5).view(np.uint8)
     # the hair zone, as the matte's: above the chin, outside the face oval
     zone = np.zeros(person.shape, np.uint8)
@@ -82,8 +81,7 @@ def background_cutout(analysis) -> Measurement:
     band = (zone & inside).view(bool) & (cv2.distanceTransform(inside, cv2.DIST_L2, 3) < REACH * cells_per_face)
     cells = int(np.count_nonzero(band))
     if cells < MIN_BAND * cells_per_face ** 2:
-        return not_assessed(name, unit, "too little of the head's outline is visible to judge")
+        return NotAssessed("too little of the head's outline is visible to judge")
     like_wall = band & (wall_distance(colour, extend(colour, seen)) < WALLISH)
-    value = np.count_nonzero(like_wall) / cells
-    return Measurement(name, round(value, 3), clamp_score(100 * (1 - value)), unit,
-                       details={"edge_band": round(cells / cells_per_face ** 2, 3), "wall_seen": round(wall_share, 3)})
+    return Reading(np.count_nonzero(like_wall) / cells,
+                   details={"edge_band": round(cells / cells_per_face ** 2, 3), "wall_seen": round(wall_share, 3)})

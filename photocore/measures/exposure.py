@@ -14,7 +14,7 @@ so the numbers equal those of the pixel arrays, without gathering or sorting the
 import cv2
 import numpy as np
 
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, percentile, register, sigmoid
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure, percentile
 
 _LEVELS = np.arange(256, dtype=np.int64)
 
@@ -33,20 +33,19 @@ def _percentile_99(grey: np.ndarray) -> float:
     return percentile(grey, 99)
 
 
-@register("exposure")
-def exposure(analysis) -> Measurement:
+@measure
+def exposure(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("exposure", "grey", NO_FACE)
+        return NotAssessed(NO_FACE)
     grey = analysis.face_grey
     counts = (cv2.calcHist([grey], [0], analysis.face_mask, [256], [0, 256]).ravel().astype(np.int64)
               if grey.size else np.zeros(256, np.int64))
     n = int(counts.sum())
     if n == 0:
-        return not_assessed("exposure", "grey", "the face region is empty")
+        return NotAssessed("the face region is empty")
     mean = int(counts @ _LEVELS) / n / 255.0
     image_p99 = _percentile_99(analysis.grey_at(slice(None, None, 4), slice(None, None, 4))) / 255.0
-    score = 100 * sigmoid(mean, 0.15, 0.04) * (1 - sigmoid(mean, 0.9, 0.03)) * sigmoid(image_p99, 0.35, 0.05)
-    return Measurement("exposure", round(mean, 3), clamp_score(score), "grey",
-                       details={"dark_share": round(int(counts[:9].sum()) / n, 4),
-                                "bright_share": round(int(counts[250:].sum()) / n, 4),
-                                "image_p99": round(image_p99, 3)})
+    return Reading(mean, details={"dark_share": round(int(counts[:9].sum()) / n, 4),
+                                  "bright_share": round(int(counts[250:].sum()) / n, 4),
+                                  "image_p99": round(image_p99, 3)},
+                   inputs={"image_p99": image_p99})  # scored unrounded

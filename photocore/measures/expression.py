@@ -20,7 +20,7 @@ import numpy as np
 
 from ..caches import memoised
 from ..errors import AnalysisError
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 from .smile_features import FEATURES, features
 
 OUTSIDE = "the mouth and cheeks are outside the image, so the expression cannot be judged"
@@ -44,15 +44,14 @@ def model() -> dict:
     return {"weights": weight / scale, "offset": intercept - float(weight / scale @ mean)}
 
 
-@register("smile")
-def smile(analysis) -> Measurement:
+@measure
+def smile(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("smile", "%", NO_FACE)
+        return NotAssessed(NO_FACE)
     found = features(analysis)
     if found is None:
-        return not_assessed("smile", "%", OUTSIDE)
+        return NotAssessed(OUTSIDE)
     m = model()
     logit = m["offset"] + float(m["weights"] @ np.array([found[name] for name in FEATURES]))
-    percent = 100 / (1 + math.exp(-max(-700.0, min(700.0, logit))))
-    return Measurement("smile", round(percent, 1), clamp_score(100 - percent), "%",
-                       details={name: round(value, 3) for name, value in found.items()})
+    return Reading(100 / (1 + math.exp(-max(-700.0, min(700.0, logit)))),
+                   details={name: round(value, 3) for name, value in found.items()})

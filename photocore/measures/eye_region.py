@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, median, not_assessed, percentile, register
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure, median, percentile
 
 NOSE_RIDGE = (6, 195)  # mesh points on the ridge of the nose, from eye level to mid-nose
 # A bridge edge this many times the forehead's is a spectacle frame. Equal to the limit of
@@ -92,8 +92,8 @@ def _eye_step(analysis, contour, iris, corners) -> float | None:
     return min(percentile(outer, 90), percentile(inner, 90)) - percentile(disc, 25)
 
 
-@register("eye_visibility")
-def eye_visibility(analysis) -> Measurement:
+@measure
+def eye_visibility(analysis) -> Outcome:
     """The weaker eye's iris-to-sclera step over the brightness of uncovered skin.
 
     An open eye shows a dark iris with bright sclera on both sides; behind a mirrored lens the
@@ -101,43 +101,40 @@ def eye_visibility(analysis) -> Measurement:
     light the lens lets through, under hair it vanishes.
     """
     if not analysis.has_face:
-        return not_assessed("eye_visibility", "ratio", NO_FACE)
+        return NotAssessed(NO_FACE)
     steps = [_eye_step(analysis, L.RIGHT_EYE_CONTOUR, L.RIGHT_IRIS, (L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER)),
              _eye_step(analysis, L.LEFT_EYE_CONTOUR, L.LEFT_IRIS, (L.LEFT_EYE_OUTER, L.LEFT_EYE_INNER))]
     seen = [s for s in steps if s is not None]
     if not seen:
-        return not_assessed("eye_visibility", "ratio", "neither eye shows its iris with sclera on both sides "
-                                                       "(a turned head, or eyes too small to read)")
+        return NotAssessed("neither eye shows its iris with sclera on both sides "
+                           "(a turned head, or eyes too small to read)")
     reference = analysis.shared(_reference)
-    value = min(seen) / reference
-    return Measurement("eye_visibility", round(value, 3), clamp_score(100 * min(1.0, max(0.0, value) / 0.4)),
-                       "ratio", details={"right": None if steps[0] is None else round(steps[0], 1),
-                                         "left": None if steps[1] is None else round(steps[1], 1),
-                                         "reference": round(reference, 1)})
+    return Reading(min(seen) / reference, details={"right": None if steps[0] is None else round(steps[0], 1),
+                                                   "left": None if steps[1] is None else round(steps[1], 1),
+                                                   "reference": round(reference, 1)})
 
 
-@register("lens_darkness")
-def lens_darkness(analysis) -> Measurement:
+@measure
+def lens_darkness(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("lens_darkness", "ratio", NO_FACE)
+        return NotAssessed(NO_FACE)
     levels = [percentile(analysis.grey_at(slice(y0, y1), slice(x0, x1)), 75)
               for x0, y0, x1, y1 in _lens_boxes(analysis) if x1 > x0 and y1 > y0]
     if not levels:
-        return not_assessed("lens_darkness", "ratio", "the eyes are outside the image")
-    value = min(levels) / analysis.shared(_reference)
-    return Measurement("lens_darkness", round(value, 3), clamp_score(100 * min(1.0, value / 0.8)), "ratio")
+        return NotAssessed("the eyes are outside the image")
+    return min(levels) / analysis.shared(_reference)
 
 
-@register("lens_glare")
-def lens_glare(analysis) -> Measurement:
+@measure
+def lens_glare(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("lens_glare", "share", NO_FACE)
+        return NotAssessed(NO_FACE)
     frame = analysis.shared(_frame_ratio)
     if frame is not None and frame <= FRAME_SEEN:  # no spectacles, so no lenses to reflect
-        return Measurement("lens_glare", 0.0, 100, "share", details={"frame": round(frame, 2)})
+        return Reading(0.0, details={"frame": round(frame, 2)})
     boxes = [b for b in _lens_boxes(analysis) if b[2] > b[0] and b[3] > b[1]]
     if not boxes:
-        return not_assessed("lens_glare", "share", "the eyes are outside the image")
+        return NotAssessed("the eyes are outside the image")
     # work inside the two lenses' bounding box only: the same pixels, a fraction of the image
     left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
     grey = analysis.grey_at(slice(top, max(b[3] for b in boxes)), slice(left, max(b[2] for b in boxes)))
@@ -149,10 +146,8 @@ def lens_glare(analysis) -> Measurement:
         cv2.circle(keep, (int(centre[0]) - left, int(centre[1]) - top), int(radius * 1.3) + 1, (0,), -1)
     region = grey[keep > 0]
     if region.size == 0:
-        return not_assessed("lens_glare", "share", "the eyes are outside the image")
-    value = float(np.mean(region >= 250))
-    return Measurement("lens_glare", round(value, 4), clamp_score(round(1 / (value + 0.01))), "share",
-                       details={"frame": None if frame is None else round(frame, 2)})
+        return NotAssessed("the eyes are outside the image")
+    return Reading(float(np.mean(region >= 250)), details={"frame": None if frame is None else round(frame, 2)})
 
 
 def _frame_ratio(analysis) -> float | None:
@@ -181,11 +176,11 @@ def _frame_ratio(analysis) -> float | None:
     return bridge_energy / max(forehead_energy, 4.0)
 
 
-@register("glasses_frame")
-def glasses_frame(analysis) -> Measurement:
+@measure
+def glasses_frame(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("glasses_frame", "ratio", NO_FACE)
+        return NotAssessed(NO_FACE)
     value = analysis.shared(_frame_ratio)
     if value is None:
-        return not_assessed("glasses_frame", "ratio", "the nose bridge or forehead is outside the image")
-    return Measurement("glasses_frame", round(value, 2), clamp_score(100 - 25 * max(0.0, value - 1)), "ratio")
+        return NotAssessed("the nose bridge or forehead is outside the image")
+    return value

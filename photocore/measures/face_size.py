@@ -5,13 +5,12 @@ Corrected for yaw (1/cos) as OFIQ does, so a turned head is not mistaken for a s
 
 import math
 
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, sigmoid
+from .base import NO_FACE, NotAssessed, Outcome, measure
 
 
-@register("inter_eye_distance")
-def inter_eye_distance(analysis) -> Measurement:
+@measure
+def inter_eye_distance(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("inter_eye_distance", "px", NO_FACE)
+        return NotAssessed(NO_FACE)
     yaw = analysis.pose[0]
-    ied = analysis.inter_eye * analysis.scale / max(math.cos(math.radians(yaw)), 0.2)
-    return Measurement("inter_eye_distance", round(ied, 1), clamp_score(100 * sigmoid(ied, 70, 20)), "px")
+    return analysis.inter_eye * analysis.scale / max(math.cos(math.radians(yaw)), 0.2)

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, median, not_assessed, register
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure, median
 
 # Upper and lower edge of each brow (mesh points, subject's right brow first).
 BROW_TOPS = ([70, 63, 105, 66, 107], [336, 296, 334, 293, 300])
@@ -58,10 +58,10 @@ def _strip(edge: np.ndarray, start: float, end: float) -> np.ndarray:
     return np.concatenate([edge + (0, start), (edge + (0, end))[::-1]])
 
 
-@register("hair_over_brows")
-def hair_over_brows(analysis) -> Measurement:
+@measure
+def hair_over_brows(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("hair_over_brows", "ratio", NO_FACE)
+        return NotAssessed(NO_FACE)
     small, mask = analysis.small, analysis.person_mask_small
     fx = small.shape[1] / analysis.image.shape[1]
     p = analysis.landmarks[:, :2] * fx
@@ -76,7 +76,7 @@ def hair_over_brows(analysis) -> Measurement:
     x_first = int(max(0, p[:, 0].min() - 2))
     x_last = int(min(small.shape[1], p[:, 0].max() + 3))
     if y_last - y_first < 4 or x_last - x_first < 4:
-        return not_assessed("hair_over_brows", "ratio", NO_HAIR)
+        return NotAssessed(NO_HAIR)
     grey = cv2.cvtColor(np.ascontiguousarray(small[y_first:y_last, x_first:x_last]), cv2.COLOR_RGB2GRAY)
     p = p - (x_first, y_first)
     top = top - (x_first, y_first)
@@ -91,7 +91,7 @@ def hair_over_brows(analysis) -> Measurement:
     hair = grey[max(0, h0):max(0, h1), c0:c1][mask[y_first + max(0, h0):y_first + max(0, h1),
                                                    x_first + c0:x_first + c1] > 0.5] if h1 > h0 else np.empty(0)
     if hair.size < 20:
-        return not_assessed("hair_over_brows", "ratio", NO_HAIR)
+        return NotAssessed(NO_HAIR)
     hair_level = median(hair)
 
     r = max(2, int(0.12 * ied))
@@ -114,11 +114,11 @@ def hair_over_brows(analysis) -> Measurement:
         details[f"{name}.above"], details[f"{name}.below"] = round(above, 3), round(below, 3)
         sides.append((max(above, below), above))
     if not sides:
-        return Measurement("hair_over_brows", None, None, "ratio", ALIKE, details)
+        return NotAssessed(ALIKE, details)
     value = min(clear for clear, _ in sides)
     if value >= REACH:  # no brow is covered; say what cannot be ruled out
         if any(above < REACH for _, above in sides):
-            return Measurement("hair_over_brows", None, None, "ratio", REACHES, details)
+            return NotAssessed(REACHES, details)
         if len(sides) < 2:
-            return Measurement("hair_over_brows", None, None, "ratio", ONE_SIDE, details)
-    return Measurement("hair_over_brows", round(float(value), 3), clamp_score(100 * value), "ratio", None, details)
+            return NotAssessed(ONE_SIDE, details)
+    return Reading(float(value), details)

@@ -9,22 +9,21 @@ import numpy as np
 
 from ..analysis import landmarks as L
 from ..analysis import linear_luminance
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, NotAssessed, Outcome, measure
 
 
-@register("illumination_uniformity")
-def illumination_uniformity(analysis) -> Measurement:
+@measure
+def illumination_uniformity(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("illumination_uniformity", "ratio", NO_FACE)
+        return NotAssessed(NO_FACE)
     half = max(2, int(0.15 * analysis.inter_eye))
     hists = []
     for idx in (L.RIGHT_CHEEK, L.LEFT_CHEEK):
         x, y = analysis.point(idx).astype(int)
         region = analysis.image[max(0, y - half): max(0, y + half + 1), max(0, x - half): max(0, x + half + 1)]
         if region.shape[0] < 2 or region.shape[1] < 2:  # a cheek at or beyond the image's edge
-            return not_assessed("illumination_uniformity", "ratio", "a cheek is outside the image")
+            return NotAssessed("a cheek is outside the image")
         patch = linear_luminance(np.ascontiguousarray(region))
         hist = np.bincount(patch.ravel(), minlength=256).astype(np.float64)
         hists.append(hist / hist.sum())
-    value = float(np.minimum(*hists).sum())
-    return Measurement("illumination_uniformity", round(value, 3), clamp_score(100 * value ** 0.3), "ratio")
+    return float(np.minimum(*hists).sum())

@@ -9,13 +9,13 @@ each margin so the clerk knows which way to move the camera.
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
 
-@register("margins")
-def margins(analysis) -> Measurement:
+@measure
+def margins(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("margins", "T", NO_FACE)
+        return NotAssessed(NO_FACE)
     h, w = analysis.image.shape[:2]
     t = max(analysis.eye_to_chin, 1e-6)
     (crown_x, crown_y), crown_inside = analysis.crown
@@ -27,6 +27,4 @@ def margins(analysis) -> Measurement:
         "right": (w - float(np.max(sides))) / t,
     }
     values = {k: round(max(0.0, v), 3) for k, v in values.items()}
-    value = min(values.values())
-    return Measurement("margins", value, clamp_score(100 * min(1.0, value / 0.5)), "T",
-                       details={**values, "crown_inside": crown_inside})
+    return Reading(min(values.values()), details={**values, "crown_inside": crown_inside})

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..analysis import landmarks as L
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
 PALM = [0, 1, 5, 9, 13, 17]  # wrist, thumb root, finger roots
 FINGERS = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]]
@@ -63,17 +63,17 @@ def hand_share(analysis, hands, rim: float = RIM) -> float:
     return float(np.count_nonzero(covered & oval)) / area if area else 0.0
 
 
-@register("face_occlusion")
-def face_occlusion(analysis) -> Measurement:
+@measure
+def face_occlusion(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("face_occlusion", "share", NO_FACE)
+        return NotAssessed(NO_FACE)
     found = analysis.hands
     details = {f"cue.{k}": round(v, 3) for k, v in found.cues.items()}
     details["looked"] = found.looked
     if not found.looked:
-        return Measurement("face_occlusion", None, None, "share", NOT_LOOKED, details)
+        return NotAssessed(NOT_LOOKED, details)
     share = hand_share(analysis, found.hands) if found.hands else 0.0
     details["hands"] = len(found.hands)
     if share <= 0:
-        return Measurement("face_occlusion", None, None, "share", NO_HAND, details)
-    return Measurement("face_occlusion", round(share, 3), clamp_score(100 * (1 - share)), "share", None, details)
+        return NotAssessed(NO_HAND, details)
+    return Reading(share, details)

@@ -8,18 +8,18 @@ the face is sharp at the size an ID photo uses, not at the sensor's size.
 import cv2
 import numpy as np
 
-from .base import NO_FACE, Measurement, clamp_score, not_assessed, register, variance
+from .base import NO_FACE, NotAssessed, Outcome, Reading, measure, variance
 
 REFERENCE_IED = 90.0  # ICAO's minimum inter-eye distance for a portrait
 
 
-@register("sharpness")
-def sharpness(analysis) -> Measurement:
+@measure
+def sharpness(analysis) -> Outcome:
     if not analysis.has_face:
-        return not_assessed("sharpness", "var", NO_FACE)
+        return NotAssessed(NO_FACE)
     grey, mask = analysis.face_grey, analysis.face_mask  # the face oval's box
     if grey.size < 16:
-        return not_assessed("sharpness", "var", "the face is too small to measure")
+        return NotAssessed("the face is too small to measure")
     factor = REFERENCE_IED / max(analysis.inter_eye, 1e-6)
     size = (max(8, int(grey.shape[1] * factor)), max(8, int(grey.shape[0] * factor)))
     interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
@@ -28,7 +28,6 @@ def sharpness(analysis) -> Measurement:
     laplacian = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)  # whole numbers: exact from uint8 too
     values = laplacian[mask > 0]
     if values.size < 16:
-        return not_assessed("sharpness", "var", "the face is too small to measure")
-    value = variance(values)  # values is a fresh copy: variance may overwrite it
-    return Measurement("sharpness", round(value, 1), clamp_score(100 * min(1.0, value / 200.0)), "var",
-                       details={"upsampled": factor > 1})
+        return NotAssessed("the face is too small to measure")
+    # values is a fresh copy: variance may overwrite it
+    return Reading(variance(values), details={"upsampled": factor > 1})

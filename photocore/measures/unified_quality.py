@@ -4,10 +4,9 @@ OFIQ derives it from a MagFace recognition network, which is not among the model
 mediapipe 0.10.21; a stand-in number would look like the standard's score without being it.
 """
 
-from .base import not_assessed, register
+from .base import NotAssessed, Outcome, measure
 
 
-@register("unified_quality")
-def unified_quality(analysis):
-    return not_assessed("unified_quality", "score",
-                        "needs the MagFace recognition model, which is not bundled")
+@measure
+def unified_quality(analysis) -> Outcome:
+    return NotAssessed("needs the MagFace recognition model, which is not bundled")
