@@ -17,7 +17,6 @@ import statistics
 import sys
 import time
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -27,16 +26,14 @@ from photocore.convert import convert
 from photocore.render.encode import save
 
 sys.path.insert(0, os.path.dirname(__file__))
-from speed import twelve_megapixel_jpeg
+from speed import pin_one_core, twelve_megapixel_jpeg
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args(argv)
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    cv2.setNumThreads(1)
+    pin_one_core()
     data = twelve_megapixel_jpeg()
     catalogue = load_catalogue()
     credentials = list(catalogue.credentials)

@@ -25,15 +25,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import re
 import statistics
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-
-import cv2
 
 import photocore
 from photocore.analysis import analyse
@@ -48,6 +45,7 @@ from test_occlusion import BESIDE, HAND_CROPS, OVER, fringe, paste_hand  # noqa:
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from accuracy import fit_limit, person  # noqa: E402  (one limit fitter and one idea of "person" for every benchmark)
+from speed import pin_one_core  # noqa: E402
 
 FRINGES = {0.35: "fail", 0.1: "reaches", -0.25: "pass"}  # offset below the brow tops -> what it should be
 BY_EYE = {"london/neutral/003.jpg": "reaches", "london/neutral/143.jpg": "fail", "london/smiling/003.jpg": "reaches",
@@ -253,9 +251,7 @@ def main(argv=None) -> int:
     parser.add_argument("--faces", default=str(ROOT.parent / "shared" / "faces"))
     parser.add_argument("--quick", action="store_true", help="London neutral and the hand/hair-tagged photos only")
     args = parser.parse_args(argv)
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-        cv2.setNumThreads(1)
+    pin_one_core()
     records = collect(Path(args.faces), args.quick)
     report_cues(records)
     report_share(records)

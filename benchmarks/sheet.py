@@ -7,12 +7,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
 
-import cv2
+from speed import pin_one_core
 
 import photocore
 from photocore.sheet import PAPERS, build_sheet
@@ -25,9 +24,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args(argv)
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    cv2.setNumThreads(1)
+    pin_one_core()
     conversion = photocore.convert(SAMPLE, list(CREDENTIALS))
     photos = {o.credential: o.rendition.data for o in conversion.outcomes if o.ok}
     missing = set(CREDENTIALS) - set(photos)

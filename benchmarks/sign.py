@@ -13,6 +13,8 @@ import sys
 import tempfile
 import time
 
+from speed import pin_one_core
+
 from photocore.catalogue import load_catalogue
 from photocore.convert import convert
 from photocore.sign import CaptureInfo, ManifestSigner, init_keys, load_signer
@@ -24,8 +26,7 @@ SAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "sample_captu
 
 def main() -> int:
     os.environ.setdefault("PHOTOCORE_KEY_PASSPHRASE", "benchmark-only")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    pin_one_core()
     credentials = list(load_catalogue().credentials)
     with tempfile.TemporaryDirectory() as tmp:
         for alg in ("EdDSA", "ES256"):

@@ -90,3 +90,12 @@ def _environment_restored(request):
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         pytest.fail(f"{request.module.__name__} left environment variables changed: {changed} "
                     "(set them with monkeypatch or pytest.MonkeyPatch.context())", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    """A moto S3 server on 127.0.0.1 for a module's tests (tests/servers.py)."""
+    from servers import MotoServer
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    yield server
+    server.stop()

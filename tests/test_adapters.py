@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-from servers import MotoServer, SftpServer
+from servers import SftpServer
 
 from photocore.adapters import (
     Adapted,
@@ -57,13 +57,6 @@ def sftp(tmp_path, monkeypatch):
     (tmp_path / "known_hosts").write_text(server.known_hosts_line())
     server.settings = {"host": "127.0.0.1", "port": server.port, "username": USER, "password": f"env:{PASSWORD_ENV}",
                        "known_hosts": str(tmp_path / "known_hosts"), "directory": "drop", "timeout": 10}
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
     yield server
     server.stop()
 

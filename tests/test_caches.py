@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_catalogue import GOOD  # a valid overlay credential
 
 import photocore
 from photocore import caches
@@ -17,22 +18,6 @@ from photocore.catalogue import load_catalogue
 from photocore.catalogue.load import ENV_OVERLAY
 
 PACKAGE = Path(photocore.__file__).parent
-GOOD = """
-[[credential]]
-id = "police.test-card"
-name_zh = "测试卡"
-name_en = "Test card"
-inherits = "ga461"
-kb_max = 25
-[[credential.sources]]
-kind = "official"
-title = "a test notice"
-url = "https://example.gov.cn/notice.html"
-quote = "文件不超过25K"
-retrieved = "2026-12-01"
-confidence = "medium"
-keys = ["kb_max"]
-"""
 
 
 def _sources():

@@ -36,13 +36,6 @@ def client(url: str):
         config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def creds(monkeypatch):
     monkeypatch.setenv(ACCESS_ENV, "test")
