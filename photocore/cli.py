@@ -15,10 +15,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalogue import load_catalogue
 from .errors import ConfigError, PhotocoreError
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    from .deliver.outbox import Outbox
+    from .library.config import LibraryConfig
 
 EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE, EXIT_INTERNAL = 0, 1, 2, 3
 STATUS_MARK = {"pass": "PASS", "fail": "FAIL", "not_assessed": "N/A "}
@@ -48,7 +52,7 @@ def _annotation_path(base: str, image: str, several: bool) -> Path:
     return base_path.with_name(f"{base_path.stem}-{Path(image).stem}{base_path.suffix or '.png'}")
 
 
-def cmd_check(args) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
     from .annotate import save_annotation
     from .check import check
 
@@ -95,7 +99,7 @@ def _save_annotation_private(save_annotation, target: Path, analysis, results) -
     save_annotation(target, analysis, results)
 
 
-def _credential_ids(args, default_all: bool) -> list[str]:
+def _credential_ids(args: argparse.Namespace, default_all: bool) -> list[str]:
     """The --credential ids in order (unknown ones fail before any work), plus every credential
     with --all, or when none is named and ``default_all``."""
     catalogue = load_catalogue(args.catalogue)
@@ -107,7 +111,7 @@ def _credential_ids(args, default_all: bool) -> list[str]:
     return credentials
 
 
-def _credential_options(parser, default_all: bool) -> None:
+def _credential_options(parser: argparse.ArgumentParser, default_all: bool) -> None:
     parser.add_argument("--credential", action="append", metavar="ID",
                         help="this credential (repeatable)" + ("" if default_all else "; default: the master capture"))
     parser.add_argument("--all", action="store_true",
@@ -116,7 +120,7 @@ def _credential_options(parser, default_all: bool) -> None:
                         help="overlay this catalogue folder (or $PHOTOCORE_CATALOGUE)")
 
 
-def cmd_convert(args) -> int:
+def cmd_convert(args: argparse.Namespace) -> int:
     from .contact_sheet import write_conversion
     from .convert import convert
 
@@ -151,7 +155,7 @@ def cmd_convert(args) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
-def cmd_sheet(args) -> int:
+def cmd_sheet(args: argparse.Namespace) -> int:
     """Lay one credential's photo out on a standard print (photocore/sheet.py)."""
     from .private_files import mkdir_private, write_private
     from .sheet import build_sheet, format_for
@@ -194,7 +198,7 @@ def _signing_options(args, captured_at):
     return SigningOptions(load_signer(args.keys), capture, c2pa=args.c2pa, sm2=sm2)
 
 
-def cmd_keys(args) -> int:
+def cmd_keys(args: argparse.Namespace) -> int:
     from . import sign
 
     if args.keys_command == "init":
@@ -219,7 +223,7 @@ def cmd_keys(args) -> int:
     return EXIT_OK
 
 
-def cmd_verify(args) -> int:
+def cmd_verify(args: argparse.Namespace) -> int:
     from .sign import verify
     from .sign.verify import load_trust, revoked_beside
 
@@ -252,13 +256,13 @@ def cmd_verify(args) -> int:
     return EXIT_OK if out["valid"] else EXIT_FAIL
 
 
-def _outbox(args):
+def _outbox(args: argparse.Namespace) -> Outbox:
     from .deliver.outbox import Policy, open_outbox
     policy = Policy(max_attempts=args.max_attempts, lease=args.lease) if hasattr(args, "max_attempts") else None
     return open_outbox(args.data_dir, args.database, args.outbox_key_file, policy)
 
 
-def cmd_push(args) -> int:
+def cmd_push(args: argparse.Namespace) -> int:
     from .deliver.push import push
     from .deliver.systems import endpoint_system, load_systems
 
@@ -280,7 +284,7 @@ def cmd_push(args) -> int:
     return EXIT_OK
 
 
-def cmd_adapters(args) -> int:
+def cmd_adapters(args: argparse.Namespace) -> int:
     """The adapters installed (entry point group photocore.adapters), or the contract kit on one."""
     from .adapters import available
 
@@ -306,7 +310,7 @@ def cmd_adapters(args) -> int:
     return EXIT_OK
 
 
-def cmd_deliver(args) -> int:
+def cmd_deliver(args: argparse.Namespace) -> int:
     from .deliver.worker import Worker
 
     worker = Worker(_outbox(args), threads=args.workers, once=args.once)
@@ -319,7 +323,7 @@ def cmd_deliver(args) -> int:
     return EXIT_OK
 
 
-def cmd_outbox(args) -> int:
+def cmd_outbox(args: argparse.Namespace) -> int:
     from .deliver.outbox import new_key
 
     if args.outbox_command == "keygen":
@@ -347,7 +351,7 @@ def cmd_outbox(args) -> int:
     return EXIT_OK
 
 
-def cmd_batch(args) -> int:
+def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
     from .batch.job import BatchSettings
     from .batch.run import local_executor
@@ -427,7 +431,7 @@ def _summary(p, catalogue=None) -> dict:
             "inherits": list(p.chain[1:]), "sources": list(p.sources)}
 
 
-def cmd_specs(args) -> int:
+def cmd_specs(args: argparse.Namespace) -> int:
     from .catalogue import docs, validate
 
     if args.specs_command == "validate":
@@ -507,7 +511,7 @@ def cmd_specs(args) -> int:
     raise AssertionError(args.specs_command)
 
 
-def _library_config(args):
+def _library_config(args: argparse.Namespace) -> LibraryConfig:
     from .library.config import LibraryConfig
 
     return LibraryConfig.from_env(args.data_dir, database=args.database, store=getattr(args, "store", None),
@@ -519,14 +523,14 @@ def _library_config(args):
                                   oidc=_oidc_options(args), max_upload=getattr(args, "max_upload", None))
 
 
-def _oidc_options(args) -> dict | None:
+def _oidc_options(args: argparse.Namespace) -> dict | None:
     if not getattr(args, "oidc_issuer", None):
         return None
     return {"issuer": args.oidc_issuer, "client_id": args.oidc_client_id, "client_secret": args.oidc_client_secret,
             "id_claim": args.oidc_id_claim}
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     from .library.server import serve
 
     if args.workers < 1 or args.workers > 64:
@@ -541,7 +545,7 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
-def cmd_publish(args) -> int:
+def cmd_publish(args: argparse.Namespace) -> int:
     from .library.publish import PublishError, publish_folder
 
     keys = args.keys or os.environ.get("PHOTOCORE_KEYS")
@@ -565,7 +569,7 @@ def cmd_publish(args) -> int:
     return EXIT_OK
 
 
-def cmd_audit(args) -> int:
+def cmd_audit(args: argparse.Namespace) -> int:
     from .library import audit
     from .library.crypto import ServiceKeys
 
@@ -593,7 +597,7 @@ def cmd_audit(args) -> int:
     return EXIT_OK if report.intact else EXIT_FAIL
 
 
-def cmd_live(args) -> int:
+def cmd_live(args: argparse.Namespace) -> int:
     """Replay a recorded camera stream through a live session (see photocore/live)."""
     import io
 
@@ -640,7 +644,7 @@ def cmd_live(args) -> int:
     return EXIT_OK if taken else EXIT_FAIL
 
 
-def cmd_station(args) -> int:
+def cmd_station(args: argparse.Namespace) -> int:
     """The capture station: the counter page, live guidance over a WebSocket, accept and receipt."""
     import logging
 
@@ -658,7 +662,7 @@ def cmd_station(args) -> int:
     return EXIT_OK
 
 
-def cmd_library(args) -> int:
+def cmd_library(args: argparse.Namespace) -> int:
     from .library.service import Library
 
     counts = Library(_library_config(args)).purge()
@@ -708,7 +712,7 @@ def _seconds(text: str) -> float:
 DEFAULT_DEADLINE = 60.0
 
 
-def _deadline_option(parser) -> None:
+def _deadline_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deadline", type=_seconds, default=DEFAULT_DEADLINE, metavar="SECONDS",
                         help=f"most time one capture may take (default {DEFAULT_DEADLINE:g}); past it the "
                              "capture fails with capture.deadline")

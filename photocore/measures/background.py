@@ -19,7 +19,7 @@ cut out of it cleanly (``cutout.py``, ``profiles/replaced-background.toml``).
 import cv2
 import numpy as np
 
-from ..analysis import linear_luminance
+from ..analysis import Analysis, linear_luminance
 from .base import NotAssessed, Outcome, Reading, histogram_median, measure
 
 MIN_BACKGROUND_SHARE = 0.03
@@ -58,7 +58,7 @@ def _beyond_hair(analysis, background, person, factor):
 
 
 @measure
-def background_uniformity(analysis) -> Outcome:
+def background_uniformity(analysis: Analysis) -> Outcome:
     _, lum, background, person, factor = analysis.shared(_background)
     background = _beyond_hair(analysis, background, person, factor)
     missing = _too_little(background)
@@ -71,7 +71,7 @@ def background_uniformity(analysis) -> Outcome:
 
 
 @measure
-def background_shadow(analysis) -> Outcome:
+def background_shadow(analysis: Analysis) -> Outcome:
     _, lum, background, person, factor = analysis.shared(_background)
     missing = _too_little(background)
     if missing:
@@ -95,7 +95,7 @@ def background_shadow(analysis) -> Outcome:
 
 
 @measure
-def background_colour(analysis) -> Outcome:
+def background_colour(analysis: Analysis) -> Outcome:
     rgb, _, background, _, _ = analysis.shared(_background)
     missing = _too_little(background)
     if missing:

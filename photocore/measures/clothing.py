@@ -25,6 +25,7 @@ import math
 import cv2
 import numpy as np
 
+from ..analysis import Analysis
 from .base import NO_FACE, Measurement, NotAssessed, Outcome, Reading, measure
 
 ROWS = (0.1, 1.2)  # where the shoulder line is looked for, below the chin in eye-to-chin lengths
@@ -60,7 +61,7 @@ def _nearest_quarter(pixels: np.ndarray, colour) -> float:
     return round(math.sqrt(float(np.partition(squared, k)[k])), 1)
 
 
-def shoulder_pixels(analysis) -> tuple[np.ndarray, None] | tuple[None, str]:
+def shoulder_pixels(analysis: Analysis) -> tuple[np.ndarray, None] | tuple[None, str]:
     """(n, 3) RGB pixels along the top of the shoulders in ``Analysis.small``, or (None, why)."""
     small, mask = analysis.small, analysis.person_mask_small
     h, w = mask.shape
@@ -85,7 +86,7 @@ def shoulder_pixels(analysis) -> tuple[np.ndarray, None] | tuple[None, str]:
 
 
 @measure
-def clothing(analysis) -> Outcome:
+def clothing(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     found = shoulder_pixels(analysis)  # kept whole: checking its first part narrows the second

@@ -8,6 +8,7 @@ chroma anywhere) has no skin colour to read and is flagged in ``details``.
 import cv2
 import numpy as np
 
+from ..analysis import Analysis
 from ..analysis import landmarks as L
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
@@ -29,7 +30,7 @@ def _every_eighth(image: np.ndarray) -> np.ndarray:
 
 
 @measure
-def skin_colour(analysis) -> Outcome:
+def skin_colour(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     # Chroma over a sparse grid of the whole image is enough to tell a greyscale capture.

@@ -8,13 +8,13 @@ on them, since a washed-out face also fails ``image.exposure``.
 import cv2
 import numpy as np
 
-from ..analysis import linear_luminance
+from ..analysis import Analysis, linear_luminance
 from .base import NO_FACE, NotAssessed, Outcome, measure
 
 _LEVELS = np.arange(256) / 255.0  # luminance levels as shares of white
 
 
-def _face_histogram(analysis) -> np.ndarray:
+def _face_histogram(analysis: Analysis) -> np.ndarray:
     """Counts of the 256 linear-luminance levels in the face oval, once per analysis: both
     measures are functions of it (``Analysis.shared``), so the pixels are never gathered or
     widened to floats."""
@@ -25,7 +25,7 @@ def _face_histogram(analysis) -> np.ndarray:
     return cv2.calcHist([linear_luminance(roi)], [0], analysis.face_mask, [256], [0, 256]).ravel().astype(np.int64)
 
 
-def _counts(analysis) -> np.ndarray | NotAssessed:
+def _counts(analysis: Analysis) -> np.ndarray | NotAssessed:
     """The face luminance histogram, or why there is none."""
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
@@ -36,7 +36,7 @@ def _counts(analysis) -> np.ndarray | NotAssessed:
 
 
 @measure
-def luminance_variance(analysis) -> Outcome:
+def luminance_variance(analysis: Analysis) -> Outcome:
     counts = _counts(analysis)
     if isinstance(counts, NotAssessed):
         return counts
@@ -46,7 +46,7 @@ def luminance_variance(analysis) -> Outcome:
 
 
 @measure
-def dynamic_range(analysis) -> Outcome:
+def dynamic_range(analysis: Analysis) -> Outcome:
     counts = _counts(analysis)
     if isinstance(counts, NotAssessed):
         return counts

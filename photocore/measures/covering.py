@@ -5,9 +5,10 @@ None of the models bundled in mediapipe 0.10.21 separates hair from a hat, a cap
 measure reports not assessed and the clerk checks by eye.
 """
 
+from ..analysis import Analysis
 from .base import NotAssessed, Outcome, measure
 
 
 @measure
-def head_covering(analysis) -> Outcome:
+def head_covering(analysis: Analysis) -> Outcome:
     return NotAssessed("no bundled model tells hair from a hat or scarf; check by eye")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..analysis import Analysis
 from ..analysis import landmarks as L
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
@@ -43,7 +44,7 @@ MIN_BAND = 0.05  # area of the head's edge band, in square face widths
 
 
 @measure
-def background_cutout(analysis) -> Outcome:
+def background_cutout(analysis: Analysis) -> Outcome:
     # the matte's own steps and constants; imported here, as the render package imports the
     # judge, which imports the measures
     from ..render.matte import REACH, UNSURE, WALLISH, extend, wall_distance
@@ -76,7 +77,7 @@ def background_cutout(analysis) -> Outcome:
     # the hair zone, as the matte's: above the chin, outside the face oval
     zone = np.zeros(person.shape, np.uint8)
     zone[:max(0, int((chin - y0) * k))] = 1
-    oval = np.round((analysis.landmarks[L.FACE_OVAL, :2] * factor - (x0, y0)) * k - 0.5).astype(np.int32)
+    oval = np.round((analysis.mesh[L.FACE_OVAL, :2] * factor - (x0, y0)) * k - 0.5).astype(np.int32)
     cv2.fillPoly(zone, [oval], (0,))
     band = (zone & inside).view(bool) & (cv2.distanceTransform(inside, cv2.DIST_L2, 3) < REACH * cells_per_face)
     cells = int(np.count_nonzero(band))

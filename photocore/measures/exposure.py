@@ -14,6 +14,7 @@ so the numbers equal those of the pixel arrays, without gathering or sorting the
 import cv2
 import numpy as np
 
+from ..analysis import Analysis
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure, percentile
 
 _LEVELS = np.arange(256, dtype=np.int64)
@@ -34,7 +35,7 @@ def _percentile_99(grey: np.ndarray) -> float:
 
 
 @measure
-def exposure(analysis) -> Outcome:
+def exposure(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     grey = analysis.face_grey

@@ -18,6 +18,7 @@ from importlib import resources
 
 import numpy as np
 
+from ..analysis import Analysis
 from ..caches import memoised
 from ..errors import AnalysisError
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
@@ -45,7 +46,7 @@ def model() -> dict:
 
 
 @measure
-def smile(analysis) -> Outcome:
+def smile(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     found = features(analysis)

@@ -19,6 +19,7 @@ face (a hat brim, light from above) darkens the reference with the eyes.
 import cv2
 import numpy as np
 
+from ..analysis import Analysis
 from ..analysis import landmarks as L
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure, median, percentile
 
@@ -28,7 +29,7 @@ NOSE_RIDGE = (6, 195)  # mesh points on the ridge of the nose, from eye level to
 FRAME_SEEN = 2.0
 
 
-def _reference(analysis) -> float:
+def _reference(analysis: Analysis) -> float:
     """Grey level of skin no lens covers: the darker of the cheeks (averaged) and the nose ridge."""
     ied = analysis.inter_eye
     half = max(2, int(0.15 * ied))
@@ -70,7 +71,7 @@ def _lens_boxes(analysis):
 def _eye_step(analysis, contour, iris, corners) -> float | None:
     """Grey-level step from the iris up to the sclera, the smaller of the two sides of the iris
     along the eye; None when the opening shows too little of the iris or of either side."""
-    outline = analysis.landmarks[contour, :2]
+    outline = analysis.mesh[contour, :2]
     x, y, w, h = cv2.boundingRect(outline.astype(np.int32))
     x, y = max(0, x), max(0, y)
     roi = analysis.grey_at(slice(y, y + h), slice(x, x + w))
@@ -93,7 +94,7 @@ def _eye_step(analysis, contour, iris, corners) -> float | None:
 
 
 @measure
-def eye_visibility(analysis) -> Outcome:
+def eye_visibility(analysis: Analysis) -> Outcome:
     """The weaker eye's iris-to-sclera step over the brightness of uncovered skin.
 
     An open eye shows a dark iris with bright sclera on both sides; behind a mirrored lens the
@@ -115,7 +116,7 @@ def eye_visibility(analysis) -> Outcome:
 
 
 @measure
-def lens_darkness(analysis) -> Outcome:
+def lens_darkness(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     levels = [percentile(analysis.grey_at(slice(y0, y1), slice(x0, x1)), 75)
@@ -126,7 +127,7 @@ def lens_darkness(analysis) -> Outcome:
 
 
 @measure
-def lens_glare(analysis) -> Outcome:
+def lens_glare(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     frame = analysis.shared(_frame_ratio)
@@ -150,7 +151,7 @@ def lens_glare(analysis) -> Outcome:
     return Reading(float(np.mean(region >= 250)), details={"frame": None if frame is None else round(frame, 2)})
 
 
-def _frame_ratio(analysis) -> float | None:
+def _frame_ratio(analysis: Analysis) -> float | None:
     """Strongest horizontal edge on the nose bridge over that on the forehead; None when
     either lies outside the image."""
     height, width = analysis.image.shape[:2]
@@ -177,7 +178,7 @@ def _frame_ratio(analysis) -> float | None:
 
 
 @measure
-def glasses_frame(analysis) -> Outcome:
+def glasses_frame(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     value = analysis.shared(_frame_ratio)

@@ -3,11 +3,12 @@
 The smaller of the two eyes is reported, so a wink fails as a closed eye does.
 """
 
+from ..analysis import Analysis
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
 
 @measure
-def eyes_open(analysis) -> Outcome:
+def eyes_open(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     right, left = analysis.eye_openness

@@ -5,11 +5,12 @@ Corrected for yaw (1/cos) as OFIQ does, so a turned head is not mistaken for a s
 
 import math
 
+from ..analysis import Analysis
 from .base import NO_FACE, NotAssessed, Outcome, measure
 
 
 @measure
-def inter_eye_distance(analysis) -> Outcome:
+def inter_eye_distance(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     yaw = analysis.pose[0]

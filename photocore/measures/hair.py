@@ -23,6 +23,7 @@ failed (a low-resolution crowd photo), 3 of 33 wrongly passed (benchmarks/fit_oc
 import cv2
 import numpy as np
 
+from ..analysis import Analysis
 from ..analysis import landmarks as L
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure, median
 
@@ -59,12 +60,12 @@ def _strip(edge: np.ndarray, start: float, end: float) -> np.ndarray:
 
 
 @measure
-def hair_over_brows(analysis) -> Outcome:
+def hair_over_brows(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     small, mask = analysis.small, analysis.person_mask_small
     fx = small.shape[1] / analysis.image.shape[1]
-    p = analysis.landmarks[:, :2] * fx
+    p = analysis.mesh[:, :2] * fx
     ied = analysis.inter_eye * fx
     face_width = analysis.face_width * fx
     top = p[L.FOREHEAD_TOP]

@@ -7,13 +7,13 @@ intersection of their normalised luminance histograms (1: identical light on bot
 
 import numpy as np
 
+from ..analysis import Analysis, linear_luminance
 from ..analysis import landmarks as L
-from ..analysis import linear_luminance
 from .base import NO_FACE, NotAssessed, Outcome, measure
 
 
 @measure
-def illumination_uniformity(analysis) -> Outcome:
+def illumination_uniformity(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     half = max(2, int(0.15 * analysis.inter_eye))

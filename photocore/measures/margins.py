@@ -8,18 +8,19 @@ each margin so the clerk knows which way to move the camera.
 
 import numpy as np
 
+from ..analysis import Analysis
 from ..analysis import landmarks as L
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
 
 @measure
-def margins(analysis) -> Outcome:
+def margins(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     h, w = analysis.image.shape[:2]
     t = max(analysis.eye_to_chin, 1e-6)
     (crown_x, crown_y), crown_inside = analysis.crown
-    sides = analysis.landmarks[[L.RIGHT_CHEEK_EDGE, L.LEFT_CHEEK_EDGE], 0]
+    sides = analysis.mesh[[L.RIGHT_CHEEK_EDGE, L.LEFT_CHEEK_EDGE], 0]
     values = {
         "top": (crown_y if crown_inside else 0.0) / t,
         "bottom": (h - analysis.chin[1]) / t,

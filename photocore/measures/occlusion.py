@@ -23,6 +23,7 @@ assessed and says what was and was not looked at.
 import cv2
 import numpy as np
 
+from ..analysis import Analysis
 from ..analysis import landmarks as L
 from .base import NO_FACE, NotAssessed, Outcome, Reading, measure
 
@@ -40,7 +41,7 @@ NO_HAND = "no hand over the face; masks and other things in front of it are not 
 def hand_share(analysis, hands, rim: float = RIM) -> float:
     """Share of the face (the oval widened by ``rim`` face widths) covered by ``hands`` ((21, 2)
     landmark arrays, analysis pixels)."""
-    polygon = analysis.landmarks[L.FACE_OVAL, :2]
+    polygon = analysis.mesh[L.FACE_OVAL, :2]
     pad = rim * analysis.face_width
     x0, y0 = polygon.min(axis=0) - pad - 1
     x1, y1 = polygon.max(axis=0) + pad + 1
@@ -64,7 +65,7 @@ def hand_share(analysis, hands, rim: float = RIM) -> float:
 
 
 @measure
-def face_occlusion(analysis) -> Outcome:
+def face_occlusion(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     found = analysis.hands

@@ -35,6 +35,7 @@ import math
 import cv2
 import numpy as np
 
+from ..analysis import Analysis
 from ..analysis import landmarks as L
 
 FEATURES = ("mouth_width", "corner_lift", "mouth_curve", "corner_height", "corner_level", "lip_thickness",
@@ -54,7 +55,7 @@ _BULGE = [422, 432, 212, 202, 424, 204]  # the skin beside and below each mouth 
 BLUR = 2.0  # crop pixels: the fold is read at a scale of a few hundredths of an IED, not in pores
 
 
-def features(analysis) -> dict[str, float] | None:
+def features(analysis: Analysis) -> dict[str, float] | None:
     """The smile features of the main face, or None when the lower face lies outside the image."""
     right, left = analysis.right_iris, analysis.left_iris
     ied = analysis.inter_eye
@@ -63,7 +64,7 @@ def features(analysis) -> dict[str, float] | None:
     angle = math.atan2(left[1] - right[1], left[0] - right[0])
     c, s = math.cos(angle), math.sin(angle)
     level = np.array([[c, s], [-s, c]]) / ied  # image -> eye line level, IED units, origin at the iris midpoint
-    q = (analysis.landmarks[:, :2] - analysis.eye_mid) @ level.T
+    q = (analysis.mesh[:, :2] - analysis.eye_mid) @ level.T
     image = _crop(analysis, level)
     if image is None:
         return None
