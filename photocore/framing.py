@@ -23,7 +23,13 @@ rejected for it. A profile with neither vertical rules nor vertical placement ge
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
+    from .catalogue import PhotoProfile, Range
 
 # Median proportions of the 51 frontal London faces (see benchmarks/accuracy.py), as
 # multiples of the face width at ear level: used to test that a profile can be met at all.
@@ -47,8 +53,10 @@ MAX_UPSCALE = 1.2  # the most a capture may be enlarged to reach the output size
 SCALE_RULES = ("face_width", "head_width", "inter_eye", "crown_to_chin")
 VERTICAL_RULES = ("crown_gap", "chin_gap", "eye_line_from_top", "eye_line_from_bottom")
 
+Interval: TypeAlias = tuple[float, float]  # (low, high); either end may be infinite
 
-def eye_line_angle(analysis) -> float:
+
+def eye_line_angle(analysis: Analysis) -> float:
     """Angle of the line from the subject's right to left iris, degrees (0 = level)."""
     d = analysis.left_iris - analysis.right_iris
     return math.degrees(math.atan2(float(d[1]), float(d[0])))
@@ -82,7 +90,7 @@ class FaceGeometry:
                        head_width=CANONICAL_HEAD_WIDTH * self.face_width if width else self.head_width)
 
     @classmethod
-    def from_analysis(cls, analysis) -> FaceGeometry:
+    def from_analysis(cls, analysis: Analysis) -> FaceGeometry:
         """The face with its eyes levelled (rotated about the eye midpoint), in capture pixels.
 
         Rendering levels the eyes before cutting, so the frame is solved in that levelled
@@ -93,7 +101,7 @@ class FaceGeometry:
         cx, cy = (float(v) for v in analysis.eye_mid)
         theta = -math.radians(eye_line_angle(analysis))
 
-        def levelled_y(x, y):
+        def levelled_y(x: float, y: float) -> float:
             return cy + math.sin(theta) * (x - cx) + math.cos(theta) * (y - cy)
 
         chin = analysis.chin
@@ -134,13 +142,13 @@ class Frame:
         return not self.shortfalls
 
 
-def _intersect(intervals):
+def _intersect(intervals: Collection[Interval]) -> Interval | None:
     low = max((i[0] for i in intervals), default=-math.inf)
     high = min((i[1] for i in intervals), default=math.inf)
     return (low, high) if low <= high else None
 
 
-def _middle(interval, fallback: float) -> float:
+def _middle(interval: Interval, fallback: float) -> float:
     low, high = interval
     if math.isinf(low) and math.isinf(high):
         return fallback
@@ -151,7 +159,7 @@ def _middle(interval, fallback: float) -> float:
     return (low + high) / 2
 
 
-def _aim(hard, soft, fallback: float) -> float:
+def _aim(hard: Interval, soft: Sequence[Interval], fallback: float) -> float:
     """The middle of the points of ``hard`` nearest to all the ``soft`` intervals together
     (least total distance): the middle of their overlap when they overlap, the middle of the gap
     between two that do not, the end of ``hard`` nearest to them when they lie beyond it."""
@@ -184,14 +192,14 @@ def _aim(hard, soft, fallback: float) -> float:
     return (min(near) + max(near)) / 2
 
 
-def _head_height(profile, face: FaceGeometry, r) -> tuple[float, float]:
+def _head_height(profile: PhotoProfile, face: FaceGeometry, r: tuple[float | None, float | None]) -> Interval:
     """u interval (photo-width fraction per capture px) giving a crown-to-chin share in ``r``."""
     length = (face.chin_y - face.crown_y) * profile.aspect
     low, high = r
     return ((low or 0.0) / length, (high if high is not None else math.inf) / length)
 
 
-def _scale_intervals(profile, face: FaceGeometry):
+def _scale_intervals(profile: PhotoProfile, face: FaceGeometry) -> tuple[dict[str, Interval], Interval | None]:
     """Intervals of u (photo-width fraction per capture px), one per scale rule, and the
     placement's head height as a soft interval (or None)."""
     measured = {"face_width": face.face_width, "head_width": face.head_width, "inter_eye": face.inter_eye}
@@ -214,16 +222,16 @@ def _scale_intervals(profile, face: FaceGeometry):
     return out, soft
 
 
-def _placement(profile) -> dict:
+def _placement(profile: PhotoProfile) -> dict[str, Range]:
     return getattr(profile, "placement", None) or {}
 
 
-def _top_intervals(profile, face: FaceGeometry, q: float):
+def _top_intervals(profile: PhotoProfile, face: FaceGeometry, q: float) -> tuple[dict[str, Interval], list[Interval]]:
     """Intervals of the crop's top edge (capture px) for the vertical rules at height fraction q
     per px, and the placement's (or the default's) soft intervals."""
     g = profile.geometry
 
-    def band(r, y, from_bottom):
+    def band(r: Range, y: float, from_bottom: bool) -> Interval:
         low, high = (r.min or 0.0), (r.max if r.max is not None else 1.0)
         if from_bottom:  # 1 - (y - top) q in [low, high]
             return (y - (1 - low) / q, y - (1 - high) / q)
@@ -241,7 +249,7 @@ def _top_intervals(profile, face: FaceGeometry, q: float):
     return out, soft
 
 
-def _left_interval(profile, face: FaceGeometry, u: float):
+def _left_interval(profile: PhotoProfile, face: FaceGeometry, u: float) -> Interval:
     r = profile.geometry.get("eye_centre_x")
     if r is None:
         return (-math.inf, math.inf)
@@ -249,7 +257,7 @@ def _left_interval(profile, face: FaceGeometry, u: float):
     return (face.eye_x - high / u, face.eye_x - low / u)
 
 
-def _candidates(u_range, u_mid):
+def _candidates(u_range: Interval, u_mid: float) -> Iterator[float]:
     """The middle first, then 41 steps across the range, nearest the middle first.
 
     The middle nearly always works, so with finite numbers (the middle then sorts first)
@@ -263,7 +271,7 @@ def _candidates(u_range, u_mid):
     yield from steps[1:] if finite else steps
 
 
-def _solve(profile, face: FaceGeometry) -> tuple[tuple[float, float, float] | None, str | None]:
+def _solve(profile: PhotoProfile, face: FaceGeometry) -> tuple[tuple[float, float, float] | None, str | None]:
     """(u, top, left) meeting every rule, aiming at the middle and the placement; or (None, reason)."""
     scale, soft_scale = _scale_intervals(profile, face)
     u_range = _intersect(scale.values())
@@ -288,13 +296,13 @@ def _solve(profile, face: FaceGeometry) -> tuple[tuple[float, float, float] | No
     return None, "the size and vertical rules cannot hold together: " + ", ".join(sorted(last or {}))
 
 
-def unsatisfiable_reason(profile) -> str | None:
+def unsatisfiable_reason(profile: PhotoProfile) -> str | None:
     """Why no framing of a typical face meets all of ``profile``'s geometry at once, or None."""
     solved, reason = _solve(profile, FaceGeometry.canonical())
     return reason if solved is None else None
 
 
-def nominal_width(profile) -> int:
+def nominal_width(profile: PhotoProfile) -> int:
     """The width a ranged profile is made at: the standard's printed size at its DPI (a 30 mm
     photo at 300 dpi is 354 px, whatever larger file the agency also accepts), else the largest."""
     w_min, w_max = profile.width
@@ -303,7 +311,7 @@ def nominal_width(profile) -> int:
     return w_max
 
 
-def printed_dpi(profile, width_px: int) -> int | None:
+def printed_dpi(profile: PhotoProfile, width_px: int) -> int | None:
     """The DPI at which ``width_px`` prints at the profile's millimetres: the profile's own at its
     nominal size, more for a larger file (so a 480 px passport photo says 406 dpi, 30 mm)."""
     if not profile.width_mm or not profile.dpi or width_px == nominal_width(profile):
@@ -311,7 +319,7 @@ def printed_dpi(profile, width_px: int) -> int | None:
     return round(width_px * 25.4 / profile.width_mm)
 
 
-def solve_frame(profile, face: FaceGeometry, largest: bool = False) -> Frame:
+def solve_frame(profile: PhotoProfile, face: FaceGeometry, largest: bool = False) -> Frame:
     """The frame for ``profile`` from this capture's face, with what the capture lacks, if anything.
 
     The crown and head width from the person mask are tried first. If the crown is cut off,
@@ -345,7 +353,7 @@ def solve_frame(profile, face: FaceGeometry, largest: bool = False) -> Frame:
                  (Shortfall("geometry.rules", 0.0, reason or "no framing of this face meets the rules"),))
 
 
-def _frame(profile, face: FaceGeometry, u: float, top: float, left: float, hair_cropped: bool,
+def _frame(profile: PhotoProfile, face: FaceGeometry, u: float, top: float, left: float, hair_cropped: bool,
            largest: bool = False) -> Frame:
     """The output size, scale and crop for a solved framing, and what the capture lacks for it."""
     (w_min, w_max) = profile.width

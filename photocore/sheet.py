@@ -24,13 +24,19 @@ import os
 import shutil
 import subprocess
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .caches import memoised
 from .errors import ConfigError, DecodeError, SheetError
+
+if TYPE_CHECKING:
+    from .catalogue import PhotoProfile
+    from .decode import Pixels
 
 MM_PER_INCH = 25.4
 PT_PER_MM = 72 / MM_PER_INCH
@@ -44,6 +50,12 @@ PAPERS = {
     "a4": (210.0, 297.0),
 }
 FORMATS = ("jpeg", "pdf")
+
+PhotoSource: TypeAlias = "bytes | bytearray | memoryview | str | os.PathLike[str]"  # the photo, or its file
+# where the printed size comes from (see ``build_sheet``)
+SizeSource: TypeAlias = "PhotoProfile | str | tuple[float, float] | list[float] | None"
+Millimetres: TypeAlias = tuple[float, float]  # (width, height) or (x, y)
+Label: TypeAlias = Sequence[tuple[str, float]]  # lines of (text, font size in pt)
 
 # Layout, millimetres. Photo labs trim up to ~2 mm of a borderless print and desktop printers
 # cannot print the outer 3 mm: photos stay MARGIN from the edge, their cut marks and the label
@@ -108,14 +120,14 @@ class Sheet:
                 "label": list(self.label), "notes": list(self.notes)}
 
 
-def make_sheet(photo, size=None, *, paper: str = "6inch", fmt: str = "jpeg", copies: int | None = None,
-               catalogue: str | None = None) -> bytes:
+def make_sheet(photo: PhotoSource, size: SizeSource = None, *, paper: str = "6inch", fmt: str = "jpeg",
+               copies: int | None = None, catalogue: str | None = None) -> bytes:
     """The sheet's bytes; see ``build_sheet``."""
     return build_sheet(photo, size, paper=paper, fmt=fmt, copies=copies, catalogue=catalogue).data
 
 
-def build_sheet(photo, size=None, *, paper: str = "6inch", fmt: str = "jpeg", copies: int | None = None,
-                catalogue: str | None = None) -> Sheet:
+def build_sheet(photo: PhotoSource, size: SizeSource = None, *, paper: str = "6inch", fmt: str = "jpeg",
+                copies: int | None = None, catalogue: str | None = None) -> Sheet:
     """Lay ``photo`` (bytes or a path; a photo ``photocore convert`` made) out on ``paper``
     ("6inch", "5inch" or "a4") as ``fmt`` ("jpeg" or "pdf").
 
@@ -163,7 +175,7 @@ def build_sheet(photo, size=None, *, paper: str = "6inch", fmt: str = "jpeg", co
                  label=tuple(line for line, _ in label), notes=tuple(notes))
 
 
-def format_for(path) -> str:
+def format_for(path: str | os.PathLike[str]) -> str:
     """The sheet format a file name asks for: .jpg/.jpeg -> jpeg, .pdf -> pdf."""
     suffix = os.path.splitext(str(path))[1].lower()
     fmt = {".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf"}.get(suffix)
@@ -175,7 +187,7 @@ def format_for(path) -> str:
 
 # -- where the size comes from ---------------------------------------------------------------
 
-def _profile(size, catalogue):
+def _profile(size: SizeSource, catalogue: str | None) -> PhotoProfile | None:
     if isinstance(size, str):
         from .catalogue import load_catalogue
         return load_catalogue(catalogue).get(size)
@@ -187,7 +199,7 @@ def _profile(size, catalogue):
     return size
 
 
-def _read(source) -> bytes:
+def _read(source: PhotoSource) -> bytes:
     try:
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
@@ -222,7 +234,8 @@ def _file_dpi(data: bytes, width: int, height: int) -> tuple[float, float] | Non
     return x, y
 
 
-def _physical_size(data, width_px, height_px, profile, size) -> tuple[tuple[float, float], str, list[str]]:
+def _physical_size(data: bytes, width_px: int, height_px: int, profile: PhotoProfile | None,
+                   size: SizeSource) -> tuple[Millimetres, str, list[str]]:
     notes: list[str] = []
     dpi = _file_dpi(data, width_px, height_px)
     from_file = (width_px / dpi[0] * MM_PER_INCH, height_px / dpi[1] * MM_PER_INCH) if dpi else None
@@ -249,7 +262,7 @@ def _physical_size(data, width_px, height_px, profile, size) -> tuple[tuple[floa
     if source in ("given", "credential"):
         photo_aspect, mm_aspect = width_px / height_px, mm[0] / mm[1]
         if abs(photo_aspect / mm_aspect - 1) > ASPECT_TOLERANCE:
-            whose = f"{profile.id}'s" if source == "credential" else "the given"
+            whose = f"{profile.id}'s" if source == "credential" and profile is not None else "the given"
             raise SheetError(f"the photo is {width_px}x{height_px} px (shape {photo_aspect:.3f}) but {whose} printed "
                              f"size is {mm[0]:g} x {mm[1]:g} mm (shape {mm_aspect:.3f}): "
                              "is it this credential's photo?",
@@ -271,7 +284,8 @@ def _fit(page_w: float, page_h: float, w: float, h: float) -> tuple[int, int]:
     return int((avail_w + GAP + 1e-9) // (w + GAP)), int((avail_h + GAP + 1e-9) // (h + GAP))
 
 
-def _choose_layout(paper_mm, photo_mm, copies):
+def _choose_layout(paper_mm: Millimetres, photo_mm: Millimetres,
+                   copies: int | None) -> tuple[Millimetres, tuple[int, int], int]:
     """The page orientation (photos always upright) holding the most copies, portrait on a tie;
     with ``copies``, portrait when it holds them."""
     portrait = paper_mm
@@ -295,7 +309,8 @@ def _choose_layout(paper_mm, photo_mm, copies):
     return best[0], best[1], best[2]
 
 
-def _placements(page_mm, photo_mm, grid, count) -> list[tuple[float, float]]:
+def _placements(page_mm: Millimetres, photo_mm: Millimetres, grid: tuple[int, int],
+                count: int) -> list[tuple[float, float]]:
     """Top-left corners of ``count`` photos: a grid as square as the page allows, centred
     horizontally, and with the label below it centred vertically."""
     cols, rows = grid
@@ -310,7 +325,8 @@ def _placements(page_mm, photo_mm, grid, count) -> list[tuple[float, float]]:
     return [(left + (i % used_cols) * (w + GAP), top + (i // used_cols) * (h + GAP)) for i in range(count)]
 
 
-def _marks(placements, photo_size, scale: float = 1.0) -> list[tuple[float, float, float, float]]:
+def _marks(placements: Sequence[tuple[float, float]], photo_size: tuple[float, float],
+           scale: float = 1.0) -> list[tuple[float, float, float, float]]:
     """Cut marks as (x0, y0, x1, y1) segments in the placements' unit (``scale`` of them per mm):
     at each corner, one along each edge's line, outside the photo. A mark in a gutter stops at its
     middle, where the neighbour's mark on the same line continues it."""
@@ -376,7 +392,7 @@ def _cjk_font_file() -> tuple[str, int] | None:
     return None
 
 
-def _font(pt: float, dpi: int, cjk: bool):
+def _font(pt: float, dpi: int, cjk: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     size = max(1, round(pt / 72 * dpi))
     found = _cjk_font_file() if cjk else None
     if found:
@@ -384,7 +400,8 @@ def _font(pt: float, dpi: int, cjk: bool):
     return ImageFont.load_default(size)  # Pillow's bundled Latin font: never missing
 
 
-def _label_lines(profile, photo_mm, count, page_mm) -> tuple[list[tuple[str, float]], bool]:
+def _label_lines(profile: PhotoProfile | None, photo_mm: Millimetres, count: int,
+                 page_mm: Millimetres) -> tuple[list[tuple[str, float]], bool]:
     """Two lines (text, font size in pt) that fit the label's width; Chinese and English when a
     CJK font is found, English only otherwise."""
     cjk = _cjk_font_file() is not None
@@ -422,13 +439,14 @@ def _text_mm(text: str, pt: float, cjk: bool) -> float:
     return font.getlength(text) / SHEET_DPI * MM_PER_INCH
 
 
-def _label_box(page_mm, placements, photo_mm) -> tuple[float, float, float, float]:
+def _label_box(page_mm: Millimetres, placements: Sequence[tuple[float, float]],
+               photo_mm: Millimetres) -> tuple[float, float, float, float]:
     """(left, top, width, height) of the label, mm: under the grid, clear of its marks."""
     bottom = max(y for _, y in placements) + photo_mm[1]
     return EDGE, bottom + LABEL_CLEAR, page_mm[0] - 2 * EDGE, LABEL_H
 
 
-def _label_image(label, size_px: tuple[int, int], dpi: int, cjk: bool) -> Image.Image:
+def _label_image(label: Label, size_px: tuple[int, int], dpi: int, cjk: bool) -> Image.Image:
     """Black text centred on white, greyscale, ``size_px`` at ``dpi``."""
     image = Image.new("L", size_px, 255)
     draw = ImageDraw.Draw(image)
@@ -445,14 +463,14 @@ def _px(mm: float, dpi: int = SHEET_DPI) -> int:
     return round(mm / MM_PER_INCH * dpi)
 
 
-def _resample(pixels: np.ndarray, target: tuple[int, int]) -> tuple[Image.Image, bool]:
+def _resample(pixels: Pixels, target: tuple[int, int]) -> tuple[Image.Image, bool]:
     image = Image.fromarray(np.ascontiguousarray(pixels))
     if image.size == target:
         return image, False
     return image.resize(target, Image.Resampling.LANCZOS), True
 
 
-def _jpeg(page_mm, photo: Image.Image, placements, label) -> bytes:
+def _jpeg(page_mm: Millimetres, photo: Image.Image, placements: Sequence[tuple[float, float]], label: Label) -> bytes:
     page_px = (_px(page_mm[0]), _px(page_mm[1]))
     sheet = Image.new("RGB", page_px, (255, 255, 255))
     corners = [(_px(x), _px(y)) for x, y in placements]
@@ -478,7 +496,8 @@ def _jpeg(page_mm, photo: Image.Image, placements, label) -> bytes:
     return out.getvalue()
 
 
-def _pdf(page_mm, pixels: np.ndarray, photo_mm, placements, label) -> bytes:
+def _pdf(page_mm: Millimetres, pixels: Pixels, photo_mm: Millimetres, placements: Sequence[tuple[float, float]],
+         label: Label) -> bytes:
     import pikepdf
     from pikepdf import Dictionary, Name
 

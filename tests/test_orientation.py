@@ -68,7 +68,7 @@ def test_upside_down_capture_converts_to_the_upright_photo(tmp_path):
 def test_the_upside_down_check_runs_only_when_the_detector_is_unsure(monkeypatch):
     """An upright face the full-range detector is sure of (analysis.UPRIGHT_SCORE) is not run
     through the short-range detector twice; every test face turned half round is, and is put back."""
-    from photocore import analysis
+    from photocore.analysis import run as analysis
 
     calls = []
     real = analysis.upright_scores

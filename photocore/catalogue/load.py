@@ -17,17 +17,22 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
 from ..caches import FileStamp, file_stamp, memoised
 from ..errors import CatalogueError, ConfigError
 from .schema import FILE_SCHEMAS, GEOMETRY_RULES, PROFILE_KEYS
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 SCOPES = ("china", "international")
 
@@ -216,17 +221,17 @@ class Catalogue:
 
 # -- reading files ---------------------------------------------------------------------------
 
-def _builtin_dir():
+def _builtin_dir() -> Traversable:
     return resources.files("photocore").joinpath("_specs")
 
 
-def _read_layer(root, label: str, problems: list[str], scope: str = "china") -> dict:
+def _read_layer(root: Traversable, label: str, problems: list[str], scope: str = "china") -> dict:
     """{"catalogue": (file, data) | None, "agencies": ..., "bases": ..., "credentials": [(file, data)],
     "international": the same for the international/ folder}."""
     layer: dict[str, Any] = {"catalogue": None, "agencies": None, "bases": None, "credentials": [],
                              "international": None}
 
-    def read(entry, kind):
+    def read(entry: Traversable, kind: str) -> tuple[str, dict[str, Any]] | None:
         name = f"{label}/{entry.name}" if kind != "credentials" else f"{label}/credentials/{entry.name}"
         try:
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
@@ -258,9 +263,10 @@ def _read_layer(root, label: str, problems: list[str], scope: str = "china") -> 
     return layer
 
 
-def _json_path(data, path) -> str:
+def _json_path(data: dict[str, Any], path: Iterable[str | int]) -> str:
     """'credential[3] police.x: geometry.face_width.unit' style location of a schema error."""
-    parts, node = list(path), data
+    parts = list(path)
+    node: Any = data  # walks down through the TOML's tables, arrays and values
     out: list[str] = []
     for part in parts:
         if isinstance(part, int):
@@ -275,7 +281,7 @@ def _json_path(data, path) -> str:
     return ".".join(out) or "(top level)"
 
 
-def _schema_message(error) -> str:
+def _schema_message(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"unknown key(s): {error.message.split('(')[-1].rstrip(')')}"
     if (error.validator == "enum" and list(error.path)[-1:] == ["confidence"]
@@ -309,7 +315,7 @@ def _merge(parent: dict, child: dict) -> dict:
     return merged
 
 
-def _size(value) -> tuple[int, int]:
+def _size(value: int | dict[str, int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (value["min"], value["max"])
 
 
@@ -318,7 +324,8 @@ def _aspect(text: str) -> float:
     return int(w) / int(h)
 
 
-def _fraction(rule: str, spec: dict, bound: str, ref_w: int, ref_h: int, mm_w, mm_h, aspect: float) -> float | None:
+def _fraction(rule: str, spec: dict, bound: str, ref_w: int, ref_h: int, mm_w: float | None, mm_h: float | None,
+              aspect: float) -> float | None:
     value = spec.get(bound)
     if value is None:
         return None
@@ -334,12 +341,12 @@ def _fraction(rule: str, spec: dict, bound: str, ref_w: int, ref_h: int, mm_w, m
 
 
 class _Resolver:
-    def __init__(self, entries: dict[str, tuple], problems: list[str]):
+    def __init__(self, entries: dict[str, tuple[str, str, dict, str]], problems: list[str]) -> None:
         self.entries = entries  # id -> (file, kind, data)
         self.problems = problems
         self.merged: dict[str, tuple[dict, tuple[str, ...], list[dict]] | None] = {}
 
-    def merged_of(self, ident: str, trail=()) -> tuple[dict, tuple[str, ...], list[dict]] | None:
+    def merged_of(self, ident: str, trail: tuple[str, ...] = ()) -> tuple[dict, tuple[str, ...], list[dict]] | None:
         if ident in self.merged:
             return self.merged[ident]
         file, kind, data = self.entries[ident][:3]
@@ -402,8 +409,9 @@ def _check_entry(file: str, kind: str, ident: str, data: dict, problems: list[st
             problems.append(f"{where}: conflicts[{i}].key: {conflict.get('key')!r} is not a profile key")
 
 
-def _build_profile(file: str, kind: str, ident: str, data: dict, merged: dict, chain, sources,
-                   conflicts, problems: list[str], derived=(), scope: str = "china") -> PhotoProfile | None:
+def _build_profile(file: str, kind: str, ident: str, data: dict, merged: dict, chain: Iterable[str],
+                   sources: Iterable[dict], conflicts: Iterable[dict], problems: list[str],
+                   derived: Iterable[dict] = (), scope: str = "china") -> PhotoProfile | None:
     where = f"{file}: {kind} {ident}"
     start = len(problems)
     for key in ("width_px", "height_px", "formats", "colour", "background"):

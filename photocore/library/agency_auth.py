@@ -27,17 +27,20 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import time
 import tomllib
 import uuid
 import weakref
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias, overload
 
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OctKey, OKPKey, RSAKey, import_key
@@ -52,10 +55,16 @@ from .config import resolve_reference
 from .db import used_assertions, writing
 from .errors import LibraryError
 
+if TYPE_CHECKING:
+    from .service import Library
+
 TOKEN_PATH = "/v1/oauth/token"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ("ES256", "ES384", "EdDSA", "Ed25519", "RS256", "PS256")  # never "none", never HMAC
 KeyType: TypeAlias = Literal["EC", "OKP", "RSA"]  # joserfc's key types we take
+SigningKey: TypeAlias = ECKey | OKPKey | RSAKey  # a client's private key, as joserfc signs with it
+# what a client's private key may be given as: a joserfc key, a pyca key, or PEM text or bytes
+PrivateKeyInput: TypeAlias = SigningKey | PrivateKeyTypes | str | bytes
 KEY_TYPES: dict[str, KeyType] = {"ES256": "EC", "ES384": "EC", "EdDSA": "OKP", "Ed25519": "OKP", "RS256": "RSA",
                                  "PS256": "RSA"}
 MAX_ASSERTION_LIFETIME = 300  # seconds from iat (or now) to exp
@@ -96,17 +105,17 @@ class Client:
 class Clients:
     """The registered agency systems (empty when the service has no clients file)."""
 
-    def __init__(self, clients: dict[str, Client]):
+    def __init__(self, clients: dict[str, Client]) -> None:
         self._clients = clients
 
-    def get(self, client_id) -> Client | None:
+    def get(self, client_id: object) -> Client | None:
         return self._clients.get(client_id) if isinstance(client_id, str) else None
 
     def __len__(self) -> int:
         return len(self._clients)
 
 
-def load_clients(path, agencies) -> Clients:
+def load_clients(path: str | os.PathLike[str] | None, agencies: Container[str]) -> Clients:
     """Read and check a clients file; every problem names the file, the client and the key."""
     if path is None:
         return Clients({})
@@ -138,7 +147,7 @@ def load_clients(path, agencies) -> Clients:
     return Clients(clients)
 
 
-def _client(entry: dict, folder: Path, agencies, seen: dict) -> Client:
+def _client(entry: dict, folder: Path, agencies: Container[str], seen: dict[str, Client]) -> Client:
     if entry["id"] in seen:
         raise LibraryError("id: duplicate client id", code="library.config")
     if entry["agency"] not in agencies:
@@ -157,7 +166,7 @@ def _client(entry: dict, folder: Path, agencies, seen: dict) -> Client:
     return Client(entry["id"], entry["agency"], keys, entry.get("webhook_url"), entry.get("webhook_secret"))
 
 
-def _public_key(pem: bytes):
+def _public_key(pem: bytes) -> ECKey | OKPKey | RSAKey:
     try:
         key = serialization.load_pem_public_key(pem)
     except ValueError as exc:
@@ -166,13 +175,13 @@ def _public_key(pem: bytes):
     return import_key(pem, _kind(key))
 
 
-def _kind(key) -> KeyType:
+def _kind(key: PublicKeyTypes) -> KeyType:
     if isinstance(key, ec.EllipticCurvePublicKey):
         return "EC"
     return "OKP" if isinstance(key, ed25519.Ed25519PublicKey) else "RSA"
 
 
-def _check_key_kind(key, where: str) -> None:
+def _check_key_kind(key: object, where: str) -> None:
     ok = ((isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in ("secp256r1", "secp384r1"))
           or isinstance(key, ed25519.Ed25519PublicKey)
           or (isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048))
@@ -216,10 +225,10 @@ def _check_webhook_secret(value: str) -> None:
         raise LibraryError("webhook_secret: must be 24 to 64 random bytes (Standard Webhooks)", code="library.config")
 
 
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[Library, Clients] = weakref.WeakKeyDictionary()
 
 
-def clients_for(library) -> Clients:
+def clients_for(library: Library) -> Clients:
     """The library's clients, read once per process (restart the service to change them)."""
     clients = _cache.get(library)
     if clients is None:
@@ -228,7 +237,7 @@ def clients_for(library) -> Clients:
 
 
 # -- the token endpoint ----------------------------------------------------------------------
-def issue_token(library, clients: Clients, form: dict, issuer: str) -> dict:
+def issue_token(library: Library, clients: Clients, form: dict, issuer: str) -> dict:
     """RFC 6749 4.4 with RFC 7523 client authentication: an access token for a valid assertion.
     ``issuer`` is the service's public URL (the token endpoint is ``issuer + TOKEN_PATH``)."""
     if not form.get("grant_type"):
@@ -322,7 +331,7 @@ def _check_claims(claims: dict, audiences: tuple[str, ...], now: float) -> None:
         raise TokenError("the assertion needs a jti (a unique id, at most 256 characters)")
 
 
-def _spend(library, client_id: str, jti: str, exp: float) -> None:
+def _spend(library: Library, client_id: str, jti: str, exp: float) -> None:
     """Record the assertion as used until it could no longer be accepted; the primary key
     refuses a second use in any process sharing the database."""
     key = hashlib.sha256(f"{client_id}\n{jti}".encode()).hexdigest()
@@ -341,7 +350,7 @@ class Agency(NamedTuple):
     client_id: str
 
 
-def _token_key(library) -> OctKey:
+def _token_key(library: Library) -> OctKey:
     """A key for access tokens only, derived from the service's token key (domain separation)."""
     return _derived_key(library.keys.token)
 
@@ -351,7 +360,7 @@ def _derived_key(token_secret: bytes) -> OctKey:
     return OctKey.import_key(hmac.new(token_secret, b"agency-access-token-v1", hashlib.sha256).digest())
 
 
-def access_token(library, client: Client, issuer: str) -> dict:
+def access_token(library: Library, client: Client, issuer: str) -> dict:
     now = int(time.time())
     claims = {"iss": issuer, "sub": client.id, "client_id": client.id, "agency": client.agency, "scope": SCOPE,
               "iat": now, "exp": now + TOKEN_LIFETIME, "jti": uuid.uuid4().hex}
@@ -359,7 +368,7 @@ def access_token(library, client: Client, issuer: str) -> dict:
     return {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME, "scope": SCOPE}
 
 
-def authenticate(library, clients: Clients, authorization: str | None) -> Agency:
+def authenticate(library: Library, clients: Clients, authorization: str | None) -> Agency:
     """The agency an ``Authorization: Bearer`` header speaks for. A client removed from the
     clients file loses access at once, even with a token still unexpired."""
     scheme, _, token = (authorization or "").partition(" ")
@@ -387,8 +396,8 @@ def authenticate(library, clients: Clients, authorization: str | None) -> Agency
 
 
 # -- for agency integrators (and the tests and benchmark) --------------------------------------
-def client_assertion(client_id: str, private_key, audience: str, alg: str = "ES256", lifetime: int = 60, *,
-                     kid: str | None = None, claims: dict | None = None) -> str:
+def client_assertion(client_id: str, private_key: PrivateKeyInput, audience: str, alg: str = "ES256",
+                     lifetime: int = 60, *, kid: str | None = None, claims: dict | None = None) -> str:
     """A ``private_key_jwt`` client assertion for the token endpoint at ``audience``.
     ``private_key`` is a PEM private key (bytes or text), a pyca key, or a joserfc key;
     ``claims`` adds or replaces claims (tests use it to make bad assertions)."""
@@ -399,12 +408,13 @@ def client_assertion(client_id: str, private_key, audience: str, alg: str = "ES2
     body = {"iss": client_id, "sub": client_id, "aud": audience, "iat": now, "exp": now + lifetime,
             "jti": uuid.uuid4().hex, **(claims or {})}
     header = {"alg": alg, "typ": "JWT"}
-    if kid or key.kid:
-        header["kid"] = kid or key.kid
+    key_id = kid or key.kid
+    if key_id:
+        header["kid"] = key_id
     return jwt.encode(header, body, key, algorithms=[alg])
 
 
-def _signing_key(private_key, alg: str):
+def _signing_key(private_key: PrivateKeyInput, alg: str) -> SigningKey:
     """A joserfc key from a joserfc key, a pyca private key, or PEM text or bytes."""
     if isinstance(private_key, (ECKey, OKPKey, RSAKey)):
         return private_key
@@ -435,8 +445,9 @@ class AgencyClient:
             photo = api.photo(req["request_id"])
     """
 
-    def __init__(self, url: str, client_id: str, private_key, *, alg: str = "ES256", kid: str | None = None,
-                 audience: str | None = None, http: httpx.Client | None = None, timeout: float = 10.0):
+    def __init__(self, url: str, client_id: str, private_key: PrivateKeyInput, *, alg: str = "ES256",
+                 kid: str | None = None, audience: str | None = None, http: httpx.Client | None = None,
+                 timeout: float = 10.0) -> None:
         self.url, self.client_id, self.alg, self.kid = url.rstrip("/"), client_id, alg, kid
         self.audience = audience or self.url + TOKEN_PATH
         self._key = _signing_key(private_key, alg)
@@ -448,14 +459,14 @@ class AgencyClient:
     def __enter__(self) -> AgencyClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
         if self._own:
             self.http.close()
 
-    def _send(self, method: str, path: str, **options) -> httpx.Response:
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:  # Any: httpx's request options
         try:
             return self.http.request(method, self.url + path, **options)
         except httpx.HTTPError as exc:
@@ -485,7 +496,7 @@ class AgencyClient:
             self._token, self._token_until = answer["access_token"], time.time() + answer["expires_in"] - 30
         return self._token
 
-    def _api(self, method: str, path: str, **options) -> httpx.Response:
+    def _api(self, method: str, path: str, **options: Any) -> httpx.Response:  # Any: as _send
         response = self._send(method, path, headers={"Authorization": f"Bearer {self.token()}"}, **options)
         if response.status_code == 401:
             self._token = None  # expired or revoked meanwhile: one fresh token, one retry

@@ -23,10 +23,11 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import KeyStoreError
-from .signer import FileSigner, thumbprint
+from .signer import FileSigner, SigningKey, thumbprint
 
 ENV_PASSPHRASE = "PHOTOCORE_KEY_PASSPHRASE"
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -44,7 +45,7 @@ def passphrase() -> bytes:
     return value.encode("utf-8")
 
 
-def _new_key(alg: str):
+def _new_key(alg: str) -> SigningKey:
     if alg == "EdDSA":
         return ed25519.Ed25519PrivateKey.generate()
     if alg == "ES256":
@@ -52,11 +53,11 @@ def _new_key(alg: str):
     raise KeyStoreError(f"unknown algorithm {alg!r}: use EdDSA (Ed25519) or ES256", code="keys.invalid")
 
 
-def _hash_for(key):
+def _hash_for(key: SigningKey) -> hashes.SHA256 | None:
     return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 
-def _write_key(path: Path, key) -> None:
+def _write_key(path: Path, key: SigningKey) -> None:
     data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.BestAvailableEncryption(passphrase()))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -64,7 +65,7 @@ def _write_key(path: Path, key) -> None:
         fh.write(data)
 
 
-def _read_key(path: Path):
+def _read_key(path: Path) -> PrivateKeyTypes:
     try:
         return serialization.load_pem_private_key(path.read_bytes(), passphrase())
     except ValueError as exc:
@@ -78,13 +79,13 @@ def _name(common: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def _key_usage(**flags) -> x509.KeyUsage:
+def _key_usage(**flags: bool) -> x509.KeyUsage:
     names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
              "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
     return x509.KeyUsage(**{n: flags.get(n, False) for n in names})
 
 
-def init_keys(directory, alg: str = "EdDSA", station: str = "station-1", usage_days: int = 90,
+def init_keys(directory: str | os.PathLike[str], alg: str = "EdDSA", station: str = "station-1", usage_days: int = 90,
               lifetime_days: int = 3653, root_days: int = 7305, not_before: dt.datetime | None = None) -> Path:
     """Create the issuing root and a first station certificate in ``directory``.
 
@@ -124,8 +125,8 @@ def init_keys(directory, alg: str = "EdDSA", station: str = "station-1", usage_d
     return root_dir
 
 
-def add_station_key(directory, station: str = "station-1", usage_days: int = 90, lifetime_days: int = 3653,
-                    alg: str | None = None, not_before: dt.datetime | None = None) -> str:
+def add_station_key(directory: str | os.PathLike[str], station: str = "station-1", usage_days: int = 90,
+                    lifetime_days: int = 3653, alg: str | None = None, not_before: dt.datetime | None = None) -> str:
     """Issue a new station certificate under the root (rotation); returns its kid."""
     root_dir = Path(directory)
     root_cert = load_root(root_dir)
@@ -134,6 +135,9 @@ def add_station_key(directory, station: str = "station-1", usage_days: int = 90,
         raise KeyStoreError(f"the root certificate's key is {type(root_public).__name__}, not EdDSA or ES256",
                             code="keys.invalid")
     root_key = _read_key(root_dir / "root.key.pem")
+    if not isinstance(root_key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        raise KeyStoreError(f"the root private key is {type(root_key).__name__}, not EdDSA or ES256",
+                            code="keys.invalid")
     alg = alg or ("EdDSA" if isinstance(root_key, ed25519.Ed25519PrivateKey) else "ES256")
     key = _new_key(alg)
     start = not_before or _now()
@@ -157,7 +161,7 @@ def add_station_key(directory, station: str = "station-1", usage_days: int = 90,
     return kid
 
 
-def load_root(directory) -> x509.Certificate:
+def load_root(directory: str | os.PathLike[str]) -> x509.Certificate:
     path = Path(directory) / "root.pem"
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
@@ -165,7 +169,7 @@ def load_root(directory) -> x509.Certificate:
         raise KeyStoreError(f"no key store at {directory} (run `photocore keys init`)", code="keys.missing") from exc
 
 
-def revoked(directory) -> set[str]:
+def revoked(directory: str | os.PathLike[str]) -> set[str]:
     path = Path(directory) / "revoked.json"
     if not path.exists():
         return set()
@@ -175,7 +179,7 @@ def revoked(directory) -> set[str]:
         raise KeyStoreError(f"{path} is not a revocation list", code="keys.invalid") from exc
 
 
-def revoke(directory, kid: str) -> None:
+def revoke(directory: str | os.PathLike[str], kid: str) -> None:
     if not (Path(directory) / "stations" / f"{kid}.pem").exists():
         raise KeyStoreError(f"no station key {kid!r} in {directory}", code="keys.unknown_kid")
     ids = revoked(directory) | {kid}
@@ -195,7 +199,7 @@ def usage_period(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def list_keys(directory) -> list[dict]:
+def list_keys(directory: str | os.PathLike[str]) -> list[dict]:
     if not (Path(directory) / "root.pem").is_file():
         raise KeyStoreError(f"no key store at {directory} (run `photocore keys init`)", code="keys.missing")
     out, gone = [], revoked(directory)
@@ -210,7 +214,7 @@ def list_keys(directory) -> list[dict]:
     return out
 
 
-def load_signer(directory, at: dt.datetime | None = None) -> FileSigner:
+def load_signer(directory: str | os.PathLike[str], at: dt.datetime | None = None) -> FileSigner:
     """The newest station key allowed to sign now (in its usage period, not revoked)."""
     at = at or _now()
     candidates = []

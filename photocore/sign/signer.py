@@ -15,11 +15,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, OKPKey
@@ -29,6 +30,8 @@ from ..errors import KeyStoreError
 
 ALGORITHMS = ("EdDSA", "ES256")
 DELIBERATE = ("EdDSA",)  # names joserfc calls deprecated that photocore uses on purpose
+
+SigningKey: TypeAlias = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey  # what the key store makes
 
 
 class Signer(Protocol):
@@ -51,8 +54,7 @@ def der_to_raw(signature: bytes, size: int = 32) -> bytes:
 class FileSigner:
     """A station key held in a PKCS#8 file (development, or where no device is mandated)."""
 
-    def __init__(self, private_key, chain: list[bytes]):
-        self._key = private_key
+    def __init__(self, private_key: PrivateKeyTypes, chain: list[bytes]) -> None:
         self.chain = chain
         if isinstance(private_key, ed25519.Ed25519PrivateKey):
             self.alg = "EdDSA"
@@ -60,18 +62,19 @@ class FileSigner:
             self.alg = "ES256"
         else:
             raise KeyStoreError("station keys are Ed25519 or ECDSA P-256", code="keys.invalid")
+        self._key: SigningKey = private_key
 
     @property
     def kid(self) -> str:
         return thumbprint(self.chain[0])
 
     @property
-    def private_key(self):
+    def private_key(self) -> SigningKey:
         """The key itself, for tools that need it (C2PA's file signer); a device signer has none."""
         return self._key
 
     def sign(self, data: bytes) -> bytes:
-        if self.alg == "EdDSA":
+        if isinstance(self._key, ed25519.Ed25519PrivateKey):  # alg "EdDSA"
             return self._key.sign(data)
         return der_to_raw(self._key.sign(data, ec.ECDSA(hashes.SHA256())))
 
@@ -79,20 +82,20 @@ class FileSigner:
 class _SignerAlgorithm(JWSAlgModel):
     """A JWS algorithm whose signing is done by a ``Signer`` (verification is joserfc's own)."""
 
-    def __init__(self, signer: Signer, key_type: str):
+    def __init__(self, signer: Signer, key_type: str) -> None:
         self.name = signer.alg
         self.description = f"{signer.alg} through a photocore signer"
         self.key_type = key_type
         self._signer = signer
 
-    def sign(self, msg: bytes, key) -> bytes:
+    def sign(self, msg: bytes, key: Any) -> bytes:  # Any: JWSAlgModel's own signature
         return self._signer.sign(msg)
 
-    def verify(self, msg: bytes, sig: bytes, key) -> bool:  # pragma: no cover - never used for signing
+    def verify(self, msg: bytes, sig: bytes, key: Any) -> bool:  # pragma: no cover - never used for signing
         raise NotImplementedError
 
 
-def public_jwk(cert_der: bytes):
+def public_jwk(cert_der: bytes) -> OKPKey | ECKey:
     """The certificate's public key as a joserfc key."""
     public = x509.load_der_x509_certificate(cert_der).public_key()
     pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -108,7 +111,7 @@ class _Deliberate(JWSAlgModel):
     warnings filter, leaves the warning to anyone else in the process who uses EdDSA by accident
     (and ``warnings.catch_warnings`` is not thread-safe, while verification runs in threads)."""
 
-    def __init__(self, algorithm: JWSAlgModel):
+    def __init__(self, algorithm: JWSAlgModel) -> None:
         self._algorithm = algorithm
         self.name, self.description = algorithm.name, algorithm.description
         self.key_type, self.recommended = algorithm.key_type, algorithm.recommended
@@ -134,7 +137,7 @@ def allowing(algorithms: Iterable[str]) -> JWSRegistry:
     return reg
 
 
-def registry(signer: Signer | None = None, algorithms=ALGORITHMS) -> JWSRegistry:
+def registry(signer: Signer | None = None, algorithms: Iterable[str] = ALGORITHMS) -> JWSRegistry:
     """A JWS registry that accepts our header (x5c makes it larger than joserfc's 512-byte
     default) and, when ``signer`` is given, signs through it."""
     reg = allowing(algorithms)

@@ -24,6 +24,8 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+import os
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +65,7 @@ _UNREADABLE = (ValueError, KeyError, TypeError, binascii.Error, x509.InvalidVers
 
 
 class _Invalid(Exception):
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
 
@@ -125,7 +127,8 @@ def _check_chain(certs: list[x509.Certificate], root: x509.Certificate, at: dt.d
         raise _Invalid("verify.expired", f"the station key may only sign from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
 
 
-def _verified_payload(compact: str, root: x509.Certificate, revoked, at_of) -> tuple[bytes, str, dict]:
+def _verified_payload(compact: str, root: x509.Certificate, revoked: Collection[str] | None,
+                      at_of: Callable[[bytes], dt.datetime]) -> tuple[bytes, str, dict]:
     """(payload, kid, header) of a compact JWS signed by a station under ``root``; ``at_of(payload)``
     says when it was signed (the chain and usage period are checked at that time)."""
     header, certs, ders = _segments(compact)
@@ -146,7 +149,8 @@ def _verified_payload(compact: str, root: x509.Certificate, revoked, at_of) -> t
     return payload, kid, header
 
 
-def verify_compact(compact: str, root: x509.Certificate, revoked=None, at: dt.datetime | None = None) -> Verification:
+def verify_compact(compact: str, root: x509.Certificate, revoked: Collection[str] | None = None,
+                   at: dt.datetime | None = None) -> Verification:
     """Verify a plain compact JWS a station signed now (e.g. a publish request's binding): the
     ``manifest`` of the result is its JSON payload. ``revoked``: the revoked kids, or None when
     no revocation list is known (the result then says ``revocation="unknown"``)."""
@@ -166,7 +170,7 @@ def verify_compact(compact: str, root: x509.Certificate, revoked=None, at: dt.da
     return Verification(True, None, f"signed by station key {kid}", body, kid, revocation)
 
 
-def verify(photo: bytes, token: str, root: x509.Certificate, revoked=None,
+def verify(photo: bytes, token: str, root: x509.Certificate, revoked: Collection[str] | None = None,
            at: dt.datetime | None = None) -> Verification:
     """Verify ``photo`` against its JWS ``token`` with ``root`` as the only trust anchor.
 
@@ -199,7 +203,8 @@ def verify(photo: bytes, token: str, root: x509.Certificate, revoked=None,
                                     f"{kid} at {manifest['issued_at']}", manifest, kid, revocation)
 
 
-def verify_many(items, root: x509.Certificate, revoked=None) -> list[Verification]:
+def verify_many(items: Iterable[tuple[bytes, str]], root: x509.Certificate,
+                revoked: Collection[str] | None = None) -> list[Verification]:
     """Verify many (photo, token) pairs, as ``verify`` does one by one, but check each distinct
     station signature once: a capture's photos share one (a library ingesting a 184-credential
     conversion checks one signature and chain, then a digest and a hash per photo)."""
@@ -230,7 +235,7 @@ def verify_many(items, root: x509.Certificate, revoked=None) -> list[Verificatio
     return out
 
 
-def _revocation(revoked) -> str:
+def _revocation(revoked: Collection[str] | None) -> str:
     return "unknown" if revoked is None else "checked"
 
 
@@ -271,7 +276,7 @@ def _disclosed_manifest(payload: bytes | tuple[dict, set[str]], disclosure: str)
     return {**common, **entry}
 
 
-def load_trust(path) -> x509.Certificate:
+def load_trust(path: str | os.PathLike[str]) -> x509.Certificate:
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -280,7 +285,7 @@ def load_trust(path) -> x509.Certificate:
         raise VerifyInputError(f"cannot read the trust anchor {path}: {exc}", code="verify.bad_trust") from exc
 
 
-def revoked_beside(trust_path) -> set[str] | None:
+def revoked_beside(trust_path: str | os.PathLike[str]) -> set[str] | None:
     """The revoked station kids from ``revoked.json`` in the trust anchor's folder (where
     ``photocore keys`` publishes it beside ``root.pem``), or None when there is no such file.
 
