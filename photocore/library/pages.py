@@ -43,6 +43,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from starlette.concurrency import run_in_threadpool
 
+from ..catalogue import Catalogue
 from .api_agency import notify_decision
 from .errors import LibraryError, not_found
 from .page_text import LANGS, TEXT, pick_lang, text
@@ -123,12 +124,8 @@ class Sessions:
 class Names:
     """Agency and credential names from the catalogue, in the page's language."""
 
-    def __init__(self, library):
-        self.library = library
-
-    @property
-    def catalogue(self):
-        return self.library.catalogue  # as its files are now
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
 
     def credential(self, credential_id: str | None, lang: str) -> str:
         profile = self.catalogue.credentials.get(credential_id or "")
@@ -233,7 +230,6 @@ class Pages:
     def __init__(self, library: Library):
         self.library = library
         self.sessions = Sessions(library.keys.session)
-        self.names = Names(library)
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
         self._oidc = None
@@ -401,20 +397,27 @@ class Pages:
         response.delete_cookie(OIDC_COOKIE, path="/me/oidc")
         return response
 
+    @property
+    def names(self) -> Names:
+        """Names from the catalogue as its files are now: take them once per request (each
+        look at the catalogue checks its files)."""
+        return Names(self.library.catalogue)
+
     # -- the overview and its actions ---------------------------------------------------------
     def overview(self, request: Request, person: str) -> HTMLResponse:
         lang = self.lang(request)
         data = self.library.overview(person)
         done = request.query_params.get("done")
-        rows = [history_line(h, self.names, lang) for h in data["history"]]
+        names = self.names
+        rows = [history_line(h, names, lang) for h in data["history"]]
         return self.render(
             request, "me.html", csrf=self.csrf(request),
-            captures=[capture_view(c, self.names, lang) for c in data["captures"]],
-            pending=[request_view(r, self.names, lang) for r in data["requests"] if r["status"] == "pending"],
-            grants=[grant_view(g, self.names, lang) for g in data["grants"]],
+            captures=[capture_view(c, names, lang) for c in data["captures"]],
+            pending=[request_view(r, names, lang) for r in data["requests"] if r["status"] == "pending"],
+            grants=[grant_view(g, names, lang) for g in data["grants"]],
             agency_history=[r for r in rows if r["agency_side"]], history=rows,
             notice_key=f"done_{done}" if done in DONE_NOTICES else None,
-            notice_agency=self.names.agency(request.query_params.get("agency"), lang))
+            notice_agency=names.agency(request.query_params.get("agency"), lang))
 
     def photo(self, person: str, photo_id: str, download: bool) -> Response:
         photo = self.library.citizen_photo(person, photo_id, "download" if download else "view")
@@ -491,10 +494,11 @@ class Pages:
             return self.error_page(request, exc)
         url = f"{self.base_url(request)}/me/requests/{quote(request_id)}"
         status_url = f"/counter/{quote(request_id)}/status?{urlencode({'t': token, 'lang': lang})}"
+        names = self.names
         response = self.render(request, "counter.html", csrf=None, qr=qr_data_uri(url), target=url,
                                state=state, status_url=status_url,
-                               credential_name=self.names.credential(state["credential"], lang),
-                               agency_name=self.names.agency(state["agency"], lang))
+                               credential_name=names.credential(state["credential"], lang),
+                               agency_name=names.agency(state["agency"], lang))
         response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
         return response
 

@@ -196,8 +196,8 @@ class Library:
             raise not_found()
         return self.wrapper.unwrap(bytes(capture_row.wrapped_key), capture_row.id.encode())
 
-    def reuse_days(self, credential: str) -> int:
-        profile = self.catalogue.get(credential)
+    def reuse_days(self, credential: str, catalogue: Catalogue | None = None) -> int:
+        profile = (catalogue or self.catalogue).get(credential)
         days = getattr(profile, "reuse_window_days", None) or profile.max_age_days
         return int(days or self.config.reuse_default_days)
 
@@ -259,8 +259,9 @@ class Library:
             raise LibraryError("the upload carries no station binding (publish signs one with the station key)",
                                code="library.unsigned")
         self._verify_binding(binding, compact, id_number, common["signer"]["kid"])
+        catalogue = self.catalogue  # once: each look checks the catalogue's files
         for *_, manifest in verified:
-            if manifest["credential"] not in self.catalogue.credentials:
+            if manifest["credential"] not in catalogue.credentials:
                 raise LibraryError(f"unknown credential {manifest['credential']}", code="library.unknown_credential")
         capture_id = capture_id_of(compact)
         captured = _timestamp(common.get("capture", {}).get("captured_at") or common["issued_at"])
@@ -292,12 +293,12 @@ class Library:
             if obj not in written:
                 self.store.put(obj, seal(data_key, obj, data))
                 written.add(obj)
-            profile = self.catalogue.get(manifest["credential"])
+            profile = catalogue.get(manifest["credential"])
             rows.append({"id": photo_id, "capture_id": capture_id, "credential": manifest["credential"],
                          "agency": profile.agency, "object": obj, "extension": ext,
                          "disclosure": seal(data_key, f"{capture_id}/{photo_id}", token.split("~")[1].encode()),
                          "sha256": manifest["image"]["sha256"], "bytes": len(data),
-                         "valid_until": captured + self.reuse_days(manifest["credential"]) * DAY})
+                         "valid_until": captured + self.reuse_days(manifest["credential"], catalogue) * DAY})
         if master is not None and new:
             obj = f"{folder}/master"
             self.store.put(obj, seal(data_key, obj, master))
@@ -477,9 +478,10 @@ class Library:
                        purpose: str, callback_url: str | None = None) -> dict:
         """An agency system asks to reuse the person's photo for one credential it issues. The
         answer is the same whether or not the person has a photo (it reveals nothing)."""
-        if credential not in self.catalogue.credentials:
+        catalogue = self.catalogue
+        if credential not in catalogue.credentials:
             raise LibraryError(f"unknown credential {credential!r}", code="library.unknown_credential")
-        if self.catalogue.get(credential).agency != agency:
+        if catalogue.get(credential).agency != agency:
             raise LibraryError(f"{credential} is not issued by agency {agency}", code="library.forbidden")
         for name, value, size in (("application_ref", application_ref, 200), ("purpose", purpose, 500)):
             if not isinstance(value, str) or not value.strip() or len(value) > size:
