@@ -63,7 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             report = check(image, credentials=credentials, catalogue=args.catalogue, captured_at=captured_at)
         except PhotocoreError as exc:
-            if _debugging(args):
+            if args.debug:
                 traceback.print_exc(file=sys.stderr)
             exit_code = EXIT_UNUSABLE
             outputs.append({"file": image, "error": exc.to_dict()})
@@ -1001,9 +1001,8 @@ def _quiet_native_logs():
         os.close(devnull)
 
 
-def _debugging(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "debug", False)) or os.environ.get("PHOTOCORE_DEBUG", "").strip().lower() not in (
-        "", "0", "false", "no", "off")
+def _debug_from_env() -> bool:
+    return os.environ.get("PHOTOCORE_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
@@ -1017,7 +1016,8 @@ def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
 def main(argv: list[str] | None = None) -> int:
     argv, asked = _take_debug(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
-    args.debug = debug = asked or _debugging(args)  # commands that report per image read it too
+    # the one answer to "--debug?": commands that report per image read it too
+    args.debug = debug = asked or _debug_from_env()
     try:
         with _quiet_native_logs():
             return args.run(args)

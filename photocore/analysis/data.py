@@ -92,6 +92,11 @@ class Analysis:
         xy: Points = self.mesh[index, :2]
         return xy
 
+    @property
+    def small_scale(self) -> float:
+        """``small`` pixels per analysis pixel (the person mask's scale too)."""
+        return self.small.shape[1] / self.image.shape[1]
+
     @cached_property
     def right_iris(self) -> Points:
         return self.point(L.RIGHT_IRIS[0])
@@ -126,7 +131,7 @@ class Analysis:
         look like one head (hair merging with a dark background, a hand beside the face).
         """
         mask = self.person_mask_small
-        fx = mask.shape[1] / self.image.shape[1]
+        fx = self.small_scale
         row = mask[min(mask.shape[0] - 1, int(self.eye_mid[1] * mask.shape[0] / self.image.shape[0]))] > 0.5
         x = int(np.clip(self.eye_mid[0] * fx, 0, mask.shape[1] - 1))
         if row[x]:
@@ -185,7 +190,7 @@ class Analysis:
         """
         top = self.point(L.FOREHEAD_TOP)
         mask = self.person_mask_small
-        fx, fy = mask.shape[1] / self.image.shape[1], mask.shape[0] / self.image.shape[0]
+        fx, fy = self.small_scale, mask.shape[0] / self.image.shape[0]
         half = max(1, int(0.12 * self.face_width * fx))
         cx = int(top[0] * fx)
         x0, x1 = max(0, cx - half), min(mask.shape[1], cx + half + 1)

@@ -174,7 +174,7 @@ def search(analysis, always: bool = False) -> HandSearch:
 
     if not analysis.has_face or not analysis.faces:
         return HandSearch(cues={}, looked=False)
-    fx = analysis.small.shape[1] / analysis.image.shape[1]
+    fx = analysis.small_scale
     values = cues(analysis.small, analysis.landmarks[:, :2] * fx, analysis.person_mask_small)
     if not always and not suspicious(values):
         return HandSearch(cues=values, looked=False)

@@ -35,7 +35,7 @@ def _background(analysis):
     person = analysis.person_mask_small > 0.2
     # bool and 0/1 uint8 arrays are the same bytes: views instead of copies
     background = cv2.erode((~person).view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)
-    return rgb, linear_luminance(rgb), background, person, rgb.shape[1] / analysis.image.shape[1]
+    return rgb, linear_luminance(rgb), background, person, analysis.small_scale
 
 
 def _histogram(lum, mask) -> np.ndarray:

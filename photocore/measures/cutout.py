@@ -52,7 +52,7 @@ def background_cutout(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     small, mask = analysis.small, analysis.person_mask_small
-    factor = small.shape[1] / analysis.image.shape[1]
+    factor = analysis.small_scale
     width = analysis.face_width * factor
     if width < MIN_FACE:
         return NotAssessed("the head is too small in the picture to judge its outline")

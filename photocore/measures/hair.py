@@ -64,7 +64,7 @@ def hair_over_brows(analysis: Analysis) -> Outcome:
     if not analysis.has_face:
         return NotAssessed(NO_FACE)
     small, mask = analysis.small, analysis.person_mask_small
-    fx = small.shape[1] / analysis.image.shape[1]
+    fx = analysis.small_scale
     p = analysis.mesh[:, :2] * fx
     ied = analysis.inter_eye * fx
     face_width = analysis.face_width * fx
